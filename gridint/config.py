@@ -1,0 +1,103 @@
+"""One settings object for every limit, threshold and default of gridint.
+
+Each limit names the standard it comes from. Values can be overridden with
+environment variables prefixed ``GRIDINT_`` (e.g. ``GRIDINT_VM_MAX_PU=1.05``);
+validation rejects values outside their physically meaningful range with an
+error that names the field.
+
+References
+----------
+GB/T 12325-2008  Power quality - Deviation of supply voltage.
+DL/T 2041-2019   Technical guide for distributed PV access to distribution network
+                 (reverse load rate, open-capacity zones).
+Q/GDW 1480-2015, GB/T 50865-2013  Connection voltage of distributed generation.
+GB/T 29319-2012  Technical requirements for connecting PV to distribution network.
+IEEE 1547-2018   Category B volt-var default curve.
+DL/T 836-2016, IEEE 1366-2022  Reliability indices, sustained-interruption threshold.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gridint.errors import ConfigError
+
+__all__ = ["Settings", "get_settings", "project_root"]
+
+
+def project_root() -> Path:
+    """Directory holding ``feeders/`` and ``weather/`` (the repository root).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    return Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Limits and defaults; every field cites its source."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDINT_", extra="ignore")
+
+    # --- voltage band, GB/T 12325-2008 §4.1/4.2 -----------------------------------
+    # 10 kV and 380 V three-phase supply: deviation within +/-7 % of nominal.
+    vm_max_pu: float = Field(1.07, gt=1.0, le=1.2)
+    vm_min_pu: float = Field(0.93, ge=0.8, lt=1.0)
+    # 220 V single-phase supply: +7 % / -10 % of nominal.
+    vm_max_single_phase_pu: float = Field(1.07, gt=1.0, le=1.2)
+    vm_min_single_phase_pu: float = Field(0.90, ge=0.8, lt=1.0)
+
+    # --- thermal limits: equipment rating (GB/T 1094.7 transformers, GB/T 12706 cables)
+    line_loading_max_percent: float = Field(100.0, gt=0.0, le=200.0)
+    trafo_loading_max_percent: float = Field(100.0, gt=0.0, le=200.0)
+
+    # --- reverse power, DL/T 2041-2019: reverse load rate beta ---------------------
+    reverse_load_rate_max: float = Field(0.8, gt=0.0, le=1.0)
+
+    # --- power-flow engine (numerical, not a standard) ----------------------------
+    # Same tolerance as the pandapower reference runs: max |S mismatch| [MVA].
+    pf_tolerance_mva: float = Field(1e-9, gt=0.0, le=1e-3)
+    pf_max_iteration: int = Field(100, ge=1, le=10_000)
+    # A step whose voltages leave this band is diverging: flagged, never reported.
+    pf_vm_sanity_min_pu: float = Field(0.5, gt=0.0, lt=1.0)
+    pf_vm_sanity_max_pu: float = Field(1.5, gt=1.0)
+
+    # --- time ---------------------------------------------------------------------
+    timezone: str = "Asia/Shanghai"
+    step_minutes: int = Field(15, ge=1, le=60)
+
+    # --- data ---------------------------------------------------------------------
+    feeders_dir: Path = Field(default_factory=lambda: project_root() / "feeders")
+    default_feeder: str = "xt-county-rural"
+
+    @model_validator(mode="after")
+    def _check_bands(self) -> "Settings":
+        if self.vm_min_pu >= self.vm_max_pu:
+            raise ValueError("vm_min_pu must be below vm_max_pu")
+        if self.pf_vm_sanity_min_pu >= self.vm_min_single_phase_pu:
+            raise ValueError("pf_vm_sanity_min_pu must be below every voltage limit")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, validated once and cached.
+
+    Raises
+    ------
+    ConfigError
+        If an environment override is out of range; the message names the field.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:  # pragma: no cover - exercised via tests
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            lines.append(f"GRIDINT_{field.upper()}: {err['msg']}")
+        raise ConfigError("; ".join(lines)) from None
