@@ -1,0 +1,366 @@
+"""Public batch AC power-flow API.
+
+>>> from gridint.powerflow import compile_net, run_batch, net_injections
+>>> compiled = compile_net(net)                       # once per topology
+>>> p_inj_mw, q_inj_mvar = net_injections(compiled)   # the file's own loads/sgens
+>>> res = run_batch(compiled, p_inj_mw[None], q_inj_mvar[None])
+
+Sign convention: bus injections are positive for generation (power flowing
+into the network); element tables keep pandapower's signs (load and storage
+``p_mw`` positive = consumption / charging, sgen positive = generation).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from gridint.config import get_settings
+from gridint.errors import PowerFlowError
+from gridint.powerflow import _kernels
+from gridint.powerflow.compile import CompiledNet
+
+__all__ = ["BatchResult", "run_batch", "net_injections", "element_injections"]
+
+logger = logging.getLogger(__name__)
+
+_CHUNK_STEPS = 96  # one day of quarter-hours: warm-start run length
+
+
+@dataclass
+class BatchResult:
+    """Results of a batch power flow; arrays are (steps x elements).
+
+    Non-converged steps have ``converged[k] = False`` and NaN in every array
+    of that step (never plausible-looking numbers).
+
+    Attributes
+    ----------
+    vm_pu, va_degree : ndarray (steps, n_bus)
+        Bus voltage magnitude [pu] and angle [degree], columns ``bus_index``;
+        NaN for out-of-service or unsupplied buses.
+    line_loading_percent : ndarray (steps, n_line)
+        pandapower's line loading [%], 0 for out-of-service lines.
+    trafo_loading_percent : ndarray (steps, n_trafo)
+        pandapower's current-based transformer loading [%].
+    trafo_p_hv_mw, trafo_q_hv_mvar : ndarray (steps, n_trafo)
+        Power into the transformer at its HV side [MW], [Mvar]; negative P is
+        reverse flow (towards the HV grid).
+    losses_mw : ndarray (steps,)
+        Active losses of all branches [MW].
+    converged : ndarray of bool (steps,)
+    iterations : ndarray of int (steps,)
+    runtime_s : float
+        Wall time of the solve [s] (compilation of kernels excluded once warm).
+    """
+
+    compiled: CompiledNet
+    vm_pu: np.ndarray
+    va_degree: np.ndarray
+    line_loading_percent: np.ndarray
+    trafo_loading_percent: np.ndarray
+    trafo_p_hv_mw: np.ndarray
+    trafo_q_hv_mvar: np.ndarray
+    losses_mw: np.ndarray
+    converged: np.ndarray
+    iterations: np.ndarray
+    runtime_s: float
+    time_index: pd.DatetimeIndex | None = None
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps."""
+        return len(self.converged)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the result arrays [bytes]."""
+        return int(sum(a.nbytes for a in (
+            self.vm_pu, self.va_degree, self.line_loading_percent,
+            self.trafo_loading_percent, self.trafo_p_hv_mw, self.trafo_q_hv_mvar,
+            self.losses_mw, self.converged, self.iterations)))
+
+    def vm_frame(self) -> pd.DataFrame:
+        """Bus voltages as a DataFrame (index: time or step, columns: bus index)."""
+        return pd.DataFrame(self.vm_pu, index=self.time_index,
+                            columns=pd.Index(self.compiled.bus_index, name="bus"))
+
+
+def _as_2d(name: str, a, n_cols: int) -> np.ndarray:
+    arr = np.asarray(a, dtype=float)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != n_cols:
+        raise PowerFlowError(f"{name} must have shape (steps, {n_cols}); got {np.shape(a)}")
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise PowerFlowError(f"{name} has a non-finite value at step {bad[0]}, column {bad[1]}")
+    return arr
+
+
+def _solver_injections(compiled: CompiledNet, p_inj_mw: np.ndarray,
+                       q_inj_mvar: np.ndarray) -> np.ndarray:
+    """Sum per-bus injections onto solver PQ buses, in per unit."""
+    s_solver = np.zeros((p_inj_mw.shape[0], compiled.n_solver), dtype=np.complex128)
+    live = compiled.bus_solver >= 0
+    cols = compiled.bus_solver[live]
+    s_bus = (p_inj_mw[:, live] + 1j * q_inj_mvar[:, live]) / compiled.base_mva
+    # several pandapower buses may be one solver bus (closed bus-bus switch)
+    order = np.argsort(cols, kind="stable")
+    uniq, first = np.unique(cols[order], return_index=True)
+    s_solver[:, uniq] = np.add.reduceat(s_bus[:, order], first, axis=1)
+    return np.ascontiguousarray(s_solver[:, compiled.pq])
+
+
+def run_batch(compiled: CompiledNet, p_inj_mw, q_inj_mvar, *,
+              time_index: pd.DatetimeIndex | None = None,
+              tolerance_mva: float | None = None, max_iteration: int | None = None,
+              backend: str = "numba") -> BatchResult:
+    """Solve many AC power flows of one topology in one call.
+
+    Parameters
+    ----------
+    compiled : CompiledNet
+        From :func:`gridint.powerflow.compile_net`.
+    p_inj_mw, q_inj_mvar : array (steps, n_bus) [MW], [Mvar]
+        Net injection per pandapower bus (columns in ``compiled.bus_index``
+        order), generation positive. Storage charging is a negative injection.
+    time_index : DatetimeIndex, optional
+        Labels of the steps, kept on the result.
+    tolerance_mva : float, optional
+        Max active/reactive mismatch per bus [MVA]; default from settings
+        (1e-9, the value used against pandapower).
+    max_iteration : int, optional
+        Per step; default from settings.
+    backend : {"numba", "numpy"}
+        ``numpy`` is a vectorised SciPy reference path (same method, all steps
+        at once) for checking the kernels and for platforms without numba.
+
+    Returns
+    -------
+    BatchResult
+
+    Raises
+    ------
+    PowerFlowError
+        On inputs of the wrong shape or with NaN/inf. A step that does not
+        converge never raises: it is flagged in ``BatchResult.converged``.
+    """
+    settings = get_settings()
+    tol = settings.pf_tolerance_mva if tolerance_mva is None else float(tolerance_mva)
+    max_it = settings.pf_max_iteration if max_iteration is None else int(max_iteration)
+    if not tol > 0:
+        raise PowerFlowError(f"tolerance_mva must be > 0; got {tolerance_mva}")
+    if max_it < 1:
+        raise PowerFlowError(f"max_iteration must be >= 1; got {max_iteration}")
+    p = _as_2d("p_inj_mw", p_inj_mw, compiled.n_bus)
+    q = _as_2d("q_inj_mvar", q_inj_mvar, compiled.n_bus)
+    if p.shape != q.shape:
+        raise PowerFlowError(f"p_inj_mw {p.shape} and q_inj_mvar {q.shape} differ in shape")
+    if time_index is not None and len(time_index) != p.shape[0]:
+        raise PowerFlowError(f"time_index has {len(time_index)} entries for {p.shape[0]} steps")
+
+    t0 = time.perf_counter()
+    s_pq = _solver_injections(compiled, p, q)
+    n_steps = s_pq.shape[0]
+    tol_pu = tol / compiled.base_mva
+    vm_lo, vm_hi = settings.pf_vm_sanity_min_pu, settings.pf_vm_sanity_max_pu
+    if backend == "numba":
+        v_pq, conv, iters = _run_numba(compiled, s_pq, tol_pu, max_it, vm_lo, vm_hi)
+    elif backend == "numpy":
+        v_pq, conv, iters = _run_numpy(compiled, s_pq, tol_pu, max_it, vm_lo, vm_hi)
+    else:
+        raise PowerFlowError(f"backend must be 'numba' or 'numpy'; got {backend!r}")
+
+    v_solver = np.empty((n_steps, compiled.n_solver), dtype=np.complex128)
+    v_solver[:, compiled.pq] = v_pq
+    v_solver[:, compiled.ref] = compiled.v_ref
+    v_solver[~conv] = np.nan
+
+    n_line, n_trafo = len(compiled.line_index), len(compiled.trafo_index)
+    line_loading = np.empty((n_steps, n_line))
+    trafo_loading = np.empty((n_steps, n_trafo))
+    trafo_p = np.empty((n_steps, n_trafo))
+    trafo_q = np.empty((n_steps, n_trafo))
+    losses = np.empty(n_steps)
+    _kernels.branch_results(
+        v_solver, compiled.br_f, compiled.br_t, compiled.br_yff, compiled.br_yft,
+        compiled.br_ytf, compiled.br_ytt, compiled.br_kv_f, compiled.br_kv_t,
+        compiled.base_mva, compiled.line_branch, compiled.line_i_max_ka,
+        compiled.trafo_branch, compiled.trafo_vn_hv_kv, compiled.trafo_vn_lv_kv,
+        compiled.trafo_sn_mva, compiled.trafo_rating_factor,
+        line_loading, trafo_loading, trafo_p, trafo_q, losses)
+
+    live = compiled.bus_solver >= 0
+    vm = np.full((n_steps, compiled.n_bus), np.nan)
+    va = np.full((n_steps, compiled.n_bus), np.nan)
+    v_bus = v_solver[:, compiled.bus_solver[live]]
+    vm[:, live] = np.abs(v_bus)
+    va[:, live] = np.angle(v_bus, deg=True)
+    runtime = time.perf_counter() - t0
+    n_bad = int(n_steps - conv.sum())
+    if n_bad:
+        logger.warning("%s: %d of %d steps did not converge", compiled.name, n_bad, n_steps)
+    return BatchResult(
+        compiled=compiled, vm_pu=vm, va_degree=va, line_loading_percent=line_loading,
+        trafo_loading_percent=trafo_loading, trafo_p_hv_mw=trafo_p, trafo_q_hv_mvar=trafo_q,
+        losses_mw=losses, converged=conv, iterations=iters, runtime_s=runtime,
+        time_index=time_index)
+
+
+def _run_numba(c: CompiledNet, s_pq, tol_pu, max_it, vm_lo, vm_hi):
+    n_steps, n = s_pq.shape
+    v_out = np.empty((n_steps, n), dtype=np.complex128)
+    conv = np.zeros(n_steps, dtype=np.bool_)
+    iters = np.zeros(n_steps, dtype=np.int32)
+    if n == 0:  # only slack buses
+        return v_out, np.ones(n_steps, dtype=bool), iters
+    _kernels.solve_batch(
+        s_pq, c.w_pq, c.lu_l_indptr, c.lu_l_indices, c.lu_l_data, c.lu_u_indptr,
+        c.lu_u_indices, c.lu_u_data, c.lu_u_diag_inv, c.lu_perm_r, c.lu_perm_c,
+        tol_pu, max_it, vm_lo, vm_hi, _CHUNK_STEPS, v_out, conv, iters)
+    return v_out, conv, iters
+
+
+def _lu_solve_many(c: CompiledNet, rhs: np.ndarray) -> np.ndarray:
+    """Vectorised triangular solves for rhs (n, m) with the stored factors."""
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import spsolve_triangular
+
+    n = len(c.pq)
+    l_mat = sp.csr_matrix((c.lu_l_data, c.lu_l_indices, c.lu_l_indptr), shape=(n, n)) \
+        + sp.identity(n, dtype=np.complex128, format="csr")
+    u_mat = sp.csr_matrix((c.lu_u_data, c.lu_u_indices, c.lu_u_indptr), shape=(n, n)) \
+        + sp.diags(1.0 / c.lu_u_diag_inv, format="csr")
+    b = np.empty_like(rhs)
+    b[c.lu_perm_r] = rhs
+    y = spsolve_triangular(l_mat, b, lower=True, unit_diagonal=True)
+    z = spsolve_triangular(u_mat, y, lower=False)
+    return z[c.lu_perm_c]
+
+
+def _run_numpy(c: CompiledNet, s_pq, tol_pu, max_it, vm_lo, vm_hi):
+    """Same fixed point as the kernel, all steps at once (flat no-load start)."""
+    n_steps, n = s_pq.shape
+    conv = np.zeros(n_steps, dtype=bool)
+    iters = np.zeros(n_steps, dtype=np.int32)
+    v = np.tile(c.w_pq, (n_steps, 1))
+    if n == 0:
+        return v, np.ones(n_steps, dtype=bool), iters
+    active = np.ones(n_steps, dtype=bool)
+    failed = np.zeros(n_steps, dtype=bool)
+    for it in range(1, max_it + 1):
+        idx = np.flatnonzero(active)
+        if not len(idx):
+            break
+        s = s_pq[idx]
+        cur = np.conj(s / v[idx])
+        x = _lu_solve_many(c, cur.T.copy()).T
+        vn = c.w_pq[None, :] + x
+        d = s - s * vn / v[idx]
+        mis = np.maximum(np.abs(d.real), np.abs(d.imag)).max(axis=1)
+        v[idx] = vn
+        vm = np.abs(vn)
+        bad = ~np.all((vm >= vm_lo) & (vm <= vm_hi), axis=1)
+        done = (mis < tol_pu) & ~bad
+        iters[idx] = it
+        conv[idx[done]] = True
+        failed[idx[bad]] = True
+        active[idx[done | bad]] = False
+    v[~conv] = np.nan
+    return v, conv, iters
+
+
+def element_injections(compiled: CompiledNet, **element_values) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bus injections from element values, pandapower signs and scaling.
+
+    Parameters
+    ----------
+    compiled : CompiledNet
+    **element_values : array (steps, n_elements) or DataFrame
+        Keyword ``<table>_<column>``: ``load_p_mw``, ``load_q_mvar``,
+        ``sgen_p_mw``, ``sgen_q_mvar``, ``storage_p_mw`` (positive = charging),
+        ``storage_q_mvar``. DataFrames are aligned on element index columns;
+        arrays must have one column per element in table order. Elements or
+        tables not given keep the net's own values. ``scaling`` and
+        ``in_service`` of the net apply, as in pandapower.
+
+    Returns
+    -------
+    p_inj_mw, q_inj_mvar : ndarray (steps, n_bus)
+        Generation-positive injections per bus [MW], [Mvar].
+    """
+    allowed = {f"{t}_{c}" for t in ("load", "sgen", "storage", "ward") for c in ("p_mw", "q_mvar")}
+    unknown = set(element_values) - allowed
+    if unknown:
+        raise PowerFlowError(f"unknown element values {sorted(unknown)}; allowed: {sorted(allowed)}")
+    n_steps = None
+    for key, val in element_values.items():
+        shape = np.shape(val)
+        steps = shape[0] if len(shape) == 2 else 1
+        if n_steps is not None and steps != n_steps:
+            raise PowerFlowError(f"{key} has {steps} steps, others have {n_steps}")
+        n_steps = steps
+    n_steps = n_steps or 1
+    p = np.zeros((n_steps, compiled.n_bus))
+    q = np.zeros((n_steps, compiled.n_bus))
+    for table, m in compiled.elements.items():
+        factor = m["sign"] * m["scaling"] * m["in_service"] * (m["bus_pos"] >= 0)
+        cols = np.where(m["bus_pos"] >= 0, m["bus_pos"], 0)
+        for col, out in (("p_mw", p), ("q_mvar", q)):
+            key = f"{table}_{col}"
+            vals = element_values.get(key)
+            if vals is not None and table == "ward":
+                raise PowerFlowError("ward values are fixed by the net (ps_mw, qs_mvar)")
+            if vals is None:
+                arr = np.broadcast_to(m[col], (n_steps, len(m["index"])))
+            elif isinstance(vals, pd.DataFrame):
+                missing = pd.Index(m["index"]).difference(vals.columns)
+                frame = vals.reindex(columns=m["index"])
+                if len(missing):
+                    frame[missing] = np.broadcast_to(
+                        pd.Series(m[col], index=m["index"])[missing].to_numpy(),
+                        (n_steps, len(missing)))
+                arr = frame.to_numpy(dtype=float)
+            else:
+                arr = np.asarray(vals, dtype=float)
+                if arr.ndim == 1:
+                    arr = arr[None, :]
+                if arr.shape[1] != len(m["index"]):
+                    raise PowerFlowError(f"{key} must have {len(m['index'])} columns "
+                                         f"(one per {table}); got {arr.shape[1]}")
+            if not np.all(np.isfinite(arr)):
+                raise PowerFlowError(f"{key} has non-finite values")
+            contrib = arr * factor[None, :]
+            _scatter_add(out, cols, contrib)
+    return p, q
+
+
+def _scatter_add(out: np.ndarray, cols: np.ndarray, contrib: np.ndarray) -> None:
+    """out[:, cols[j]] += contrib[:, j] for every j (cols may repeat)."""
+    if not len(cols):
+        return
+    order = np.argsort(cols, kind="stable")
+    uniq, first = np.unique(cols[order], return_index=True)
+    out[:, uniq] += np.add.reduceat(contrib[:, order], first, axis=1)
+
+
+def net_injections(compiled: CompiledNet) -> tuple[np.ndarray, np.ndarray]:
+    """The net's own snapshot injections per bus [MW], [Mvar] (one step, 1-D)."""
+    p, q = element_injections(compiled)
+    return p[0], q[0]
+
+
+def numba_threads() -> int:
+    """Threads numba uses for ``prange`` (``NUMBA_NUM_THREADS``)."""
+    try:
+        import numba
+
+        return int(numba.get_num_threads())
+    except Exception:  # pragma: no cover
+        return int(os.environ.get("NUMBA_NUM_THREADS", 1))

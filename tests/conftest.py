@@ -1,0 +1,29 @@
+"""Shared fixtures. Catalog feeders are loaded once per session (read-only use)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from gridint.grid.catalog import load_feeder, read_catalog
+
+
+@pytest.fixture(scope="session")
+def catalog_names() -> list[str]:
+    return list(read_catalog())
+
+
+_CACHE: dict = {}
+
+
+@pytest.fixture
+def catalog_feeder():
+    """Factory: a fresh deep copy of a catalog feeder (tests may modify it)."""
+
+    def get(name: str):
+        if name not in _CACHE:
+            _CACHE[name] = load_feeder(name)
+        return copy.deepcopy(_CACHE[name])
+
+    return get
