@@ -28,6 +28,7 @@ import numpy as np
 from numba import njit, prange
 
 SQRT3 = np.sqrt(3.0)
+RAD2DEG = 180.0 / np.pi
 
 
 @njit(cache=True)
@@ -87,84 +88,121 @@ def _solve_step(s_pu, w, v, l_ptr, l_idx, l_dat, u_ptr, u_idx, u_dat, u_dinv,
     return False, max_iter
 
 
-@njit(parallel=True, cache=True)
-def solve_batch(s_pu, w, l_ptr, l_idx, l_dat, u_ptr, u_idx, u_dat, u_dinv,
-                perm_r, perm_c, tol_pu, max_iter, vm_lo, vm_hi, chunk,
-                v_out, conv_out, iter_out):
-    """Solve every step of ``s_pu`` (steps x n_pq, injections [pu]).
+@njit(cache=True)
+def _gather_injections(p_row, q_row, bus_pq, inv_base, s):
+    """Sum per-bus injections [MW, Mvar] onto PQ solver buses [pu]."""
+    for i in range(s.shape[0]):
+        s[i] = 0.0
+    for j in range(bus_pq.shape[0]):
+        i = bus_pq[j]
+        if i >= 0:
+            s[i] += complex(p_row[j] * inv_base, q_row[j] * inv_base)
 
-    Writes PQ-bus voltages to ``v_out`` (NaN for a step that did not converge),
-    the converged flag and iteration count per step.
+
+@njit(cache=True)
+def _branch_step(v, br_f, br_t, yff, yft, ytf, ytt, kv_f, kv_t, base_mva,
+                 line_br, line_imax_ka, trafo_br, trafo_kv_hv, trafo_kv_lv,
+                 trafo_sn_mva, trafo_rf, sf, st, line_out, trafo_out, tp_out, tq_out):
+    """Branch flows of one solved step; returns the active losses [MW]."""
+    loss = 0.0
+    for b in range(br_f.shape[0]):
+        vf = v[br_f[b]]
+        vt = v[br_t[b]]
+        i_f = yff[b] * vf + yft[b] * vt
+        i_t = ytf[b] * vf + ytt[b] * vt
+        sf[b] = vf * np.conj(i_f) * base_mva
+        st[b] = vt * np.conj(i_t) * base_mva
+        loss += sf[b].real + st[b].real
+    for j in range(line_br.shape[0]):
+        b = line_br[j]
+        if b < 0:
+            line_out[j] = 0.0
+            continue
+        i_f = abs(sf[b]) / (abs(v[br_f[b]]) * kv_f[b] * SQRT3)
+        i_t = abs(st[b]) / (abs(v[br_t[b]]) * kv_t[b] * SQRT3)
+        line_out[j] = max(i_f, i_t) / line_imax_ka[j] * 100.0
+    for j in range(trafo_br.shape[0]):
+        b = trafo_br[j]
+        if b < 0:
+            trafo_out[j] = 0.0
+            tp_out[j] = 0.0
+            tq_out[j] = 0.0
+            continue
+        i_hv = abs(sf[b]) / (abs(v[br_f[b]]) * kv_f[b] * SQRT3)
+        i_lv = abs(st[b]) / (abs(v[br_t[b]]) * kv_t[b] * SQRT3)
+        ld = max(i_hv * trafo_kv_hv[j], i_lv * trafo_kv_lv[j]) * SQRT3
+        trafo_out[j] = ld / trafo_sn_mva[j] * 100.0 / trafo_rf[j]
+        tp_out[j] = sf[b].real
+        tq_out[j] = sf[b].imag
+    return loss
+
+
+@njit(parallel=True, cache=True)
+def solve_batch(p_mw, q_mvar, bus_pq, bus_solver, inv_base, w, pq, ref, v_ref,
+                l_ptr, l_idx, l_dat, u_ptr, u_idx, u_dat, u_dinv, perm_r, perm_c,
+                tol_pu, max_iter, vm_lo, vm_hi, chunk,
+                br_f, br_t, yff, yft, ytf, ytt, kv_f, kv_t, base_mva,
+                line_br, line_imax_ka, trafo_br, trafo_kv_hv, trafo_kv_lv,
+                trafo_sn_mva, trafo_rf,
+                vm_out, va_out, line_out, trafo_out, tp_out, tq_out, loss_out,
+                conv_out, iter_out):
+    """Solve and reduce every step of ``p_mw``/``q_mvar`` (steps x pandapower buses).
+
+    Per step: gather injections onto PQ solver buses, iterate, then write bus
+    voltages (pandapower bus order; NaN for dead buses) and branch results.
+    A step that does not converge gets NaN everywhere.
     """
-    n_steps, n = s_pu.shape
+    n_steps = p_mw.shape[0]
+    n = w.shape[0]
+    n_solver = pq.shape[0] + ref.shape[0]
+    n_br = br_f.shape[0]
     n_chunks = (n_steps + chunk - 1) // chunk
     for c in prange(n_chunks):
         v = w.copy()
+        s = np.empty(n, dtype=np.complex128)
         cur = np.empty(n, dtype=np.complex128)
         work = np.empty(n, dtype=np.complex128)
         x = np.empty(n, dtype=np.complex128)
+        v_full = np.empty(n_solver, dtype=np.complex128)
+        for i in range(ref.shape[0]):
+            v_full[ref[i]] = v_ref[i]
+        sf = np.empty(n_br, dtype=np.complex128)
+        st = np.empty(n_br, dtype=np.complex128)
         start = c * chunk
         stop = min(start + chunk, n_steps)
         for k in range(start, stop):
-            ok, it = _solve_step(s_pu[k], w, v, l_ptr, l_idx, l_dat, u_ptr, u_idx,
-                                 u_dat, u_dinv, perm_r, perm_c, tol_pu, max_iter,
-                                 vm_lo, vm_hi, cur, work, x)
+            _gather_injections(p_mw[k], q_mvar[k], bus_pq, inv_base, s)
+            if n > 0:
+                ok, it = _solve_step(s, w, v, l_ptr, l_idx, l_dat, u_ptr, u_idx,
+                                     u_dat, u_dinv, perm_r, perm_c, tol_pu, max_iter,
+                                     vm_lo, vm_hi, cur, work, x)
+            else:
+                ok, it = True, 0
             conv_out[k] = ok
             iter_out[k] = it
-            if ok:
+            if not ok:
                 for i in range(n):
-                    v_out[k, i] = v[i]
-            else:
-                for i in range(n):
-                    v_out[k, i] = np.nan + 0j
                     v[i] = w[i]  # restart the next step from no-load voltages
-
-
-@njit(parallel=True, cache=True)
-def branch_results(v_bus, br_f, br_t, yff, yft, ytf, ytt, kv_f, kv_t, base_mva,
-                   line_br, line_imax_ka, trafo_br, trafo_kv_hv, trafo_kv_lv,
-                   trafo_sn_mva, trafo_rf, line_loading, trafo_loading,
-                   trafo_p_hv_mw, trafo_q_hv_mvar, losses_mw):
-    """Branch flows of solved steps, reduced to what studies need.
-
-    Loading follows pandapower exactly: the current at each end is
-    ``|S| / (sqrt(3) |V| kV_base)``; line loading is the larger end current over
-    ``max_i_ka * df * parallel``; transformer loading is the larger of
-    ``I_hv vn_hv`` and ``I_lv vn_lv`` times sqrt(3) over ``sn_mva * parallel * df``.
-    """
-    n_steps = v_bus.shape[0]
-    n_br = br_f.shape[0]
-    for k in prange(n_steps):
-        sf = np.empty(n_br, dtype=np.complex128)
-        st = np.empty(n_br, dtype=np.complex128)
-        loss = 0.0
-        for b in range(n_br):
-            vf = v_bus[k, br_f[b]]
-            vt = v_bus[k, br_t[b]]
-            i_f = yff[b] * vf + yft[b] * vt
-            i_t = ytf[b] * vf + ytt[b] * vt
-            sf[b] = vf * np.conj(i_f) * base_mva
-            st[b] = vt * np.conj(i_t) * base_mva
-            loss += sf[b].real + st[b].real
-        losses_mw[k] = loss
-        for j in range(line_br.shape[0]):
-            b = line_br[j]
-            if b < 0:
-                line_loading[k, j] = 0.0
+                vm_out[k, :] = np.nan
+                va_out[k, :] = np.nan
+                line_out[k, :] = np.nan
+                trafo_out[k, :] = np.nan
+                tp_out[k, :] = np.nan
+                tq_out[k, :] = np.nan
+                loss_out[k] = np.nan
                 continue
-            i_f = abs(sf[b]) / (abs(v_bus[k, br_f[b]]) * kv_f[b] * SQRT3)
-            i_t = abs(st[b]) / (abs(v_bus[k, br_t[b]]) * kv_t[b] * SQRT3)
-            line_loading[k, j] = max(i_f, i_t) / line_imax_ka[j] * 100.0
-        for j in range(trafo_br.shape[0]):
-            b = trafo_br[j]
-            if b < 0:
-                trafo_loading[k, j] = 0.0
-                trafo_p_hv_mw[k, j] = 0.0
-                trafo_q_hv_mvar[k, j] = 0.0
-                continue
-            i_hv = abs(sf[b]) / (abs(v_bus[k, br_f[b]]) * kv_f[b] * SQRT3)
-            i_lv = abs(st[b]) / (abs(v_bus[k, br_t[b]]) * kv_t[b] * SQRT3)
-            ld = max(i_hv * trafo_kv_hv[j], i_lv * trafo_kv_lv[j]) * SQRT3
-            trafo_loading[k, j] = ld / trafo_sn_mva[j] * 100.0 / trafo_rf[j]
-            trafo_p_hv_mw[k, j] = sf[b].real
-            trafo_q_hv_mvar[k, j] = sf[b].imag
+            for i in range(n):
+                v_full[pq[i]] = v[i]
+            for j in range(bus_solver.shape[0]):
+                i = bus_solver[j]
+                if i < 0:
+                    vm_out[k, j] = np.nan
+                    va_out[k, j] = np.nan
+                else:
+                    vm_out[k, j] = abs(v_full[i])
+                    va_out[k, j] = np.angle(v_full[i]) * RAD2DEG
+            loss_out[k] = _branch_step(
+                v_full, br_f, br_t, yff, yft, ytf, ytt, kv_f, kv_t, base_mva,
+                line_br, line_imax_ka, trafo_br, trafo_kv_hv, trafo_kv_lv,
+                trafo_sn_mva, trafo_rf, sf, st, line_out[k], trafo_out[k],
+                tp_out[k], tq_out[k])

@@ -166,65 +166,53 @@ def run_batch(compiled: CompiledNet, p_inj_mw, q_inj_mvar, *,
         raise PowerFlowError(f"time_index has {len(time_index)} entries for {p.shape[0]} steps")
 
     t0 = time.perf_counter()
-    s_pq = _solver_injections(compiled, p, q)
-    n_steps = s_pq.shape[0]
+    n_steps = p.shape[0]
     tol_pu = tol / compiled.base_mva
     vm_lo, vm_hi = settings.pf_vm_sanity_min_pu, settings.pf_vm_sanity_max_pu
     if backend == "numba":
-        v_pq, conv, iters = _run_numba(compiled, s_pq, tol_pu, max_it, vm_lo, vm_hi)
+        out = _run_numba(compiled, p, q, tol_pu, max_it, vm_lo, vm_hi)
     elif backend == "numpy":
-        v_pq, conv, iters = _run_numpy(compiled, s_pq, tol_pu, max_it, vm_lo, vm_hi)
+        out = _run_numpy(compiled, p, q, tol_pu, max_it, vm_lo, vm_hi)
     else:
         raise PowerFlowError(f"backend must be 'numba' or 'numpy'; got {backend!r}")
-
-    v_solver = np.empty((n_steps, compiled.n_solver), dtype=np.complex128)
-    v_solver[:, compiled.pq] = v_pq
-    v_solver[:, compiled.ref] = compiled.v_ref
-    v_solver[~conv] = np.nan
-
-    n_line, n_trafo = len(compiled.line_index), len(compiled.trafo_index)
-    line_loading = np.empty((n_steps, n_line))
-    trafo_loading = np.empty((n_steps, n_trafo))
-    trafo_p = np.empty((n_steps, n_trafo))
-    trafo_q = np.empty((n_steps, n_trafo))
-    losses = np.empty(n_steps)
-    _kernels.branch_results(
-        v_solver, compiled.br_f, compiled.br_t, compiled.br_yff, compiled.br_yft,
-        compiled.br_ytf, compiled.br_ytt, compiled.br_kv_f, compiled.br_kv_t,
-        compiled.base_mva, compiled.line_branch, compiled.line_i_max_ka,
-        compiled.trafo_branch, compiled.trafo_vn_hv_kv, compiled.trafo_vn_lv_kv,
-        compiled.trafo_sn_mva, compiled.trafo_rating_factor,
-        line_loading, trafo_loading, trafo_p, trafo_q, losses)
-
-    live = compiled.bus_solver >= 0
-    vm = np.full((n_steps, compiled.n_bus), np.nan)
-    va = np.full((n_steps, compiled.n_bus), np.nan)
-    v_bus = v_solver[:, compiled.bus_solver[live]]
-    vm[:, live] = np.abs(v_bus)
-    va[:, live] = np.angle(v_bus, deg=True)
     runtime = time.perf_counter() - t0
+    conv = out["converged"]
     n_bad = int(n_steps - conv.sum())
     if n_bad:
         logger.warning("%s: %d of %d steps did not converge", compiled.name, n_bad, n_steps)
-    return BatchResult(
-        compiled=compiled, vm_pu=vm, va_degree=va, line_loading_percent=line_loading,
-        trafo_loading_percent=trafo_loading, trafo_p_hv_mw=trafo_p, trafo_q_hv_mvar=trafo_q,
-        losses_mw=losses, converged=conv, iterations=iters, runtime_s=runtime,
-        time_index=time_index)
+    return BatchResult(compiled=compiled, runtime_s=runtime, time_index=time_index, **out)
 
 
-def _run_numba(c: CompiledNet, s_pq, tol_pu, max_it, vm_lo, vm_hi):
-    n_steps, n = s_pq.shape
-    v_out = np.empty((n_steps, n), dtype=np.complex128)
-    conv = np.zeros(n_steps, dtype=np.bool_)
-    iters = np.zeros(n_steps, dtype=np.int32)
-    if n == 0:  # only slack buses
-        return v_out, np.ones(n_steps, dtype=bool), iters
+def _empty_outputs(c: CompiledNet, n_steps: int) -> dict:
+    n_line, n_trafo = len(c.line_index), len(c.trafo_index)
+    return {
+        "vm_pu": np.empty((n_steps, c.n_bus)),
+        "va_degree": np.empty((n_steps, c.n_bus)),
+        "line_loading_percent": np.empty((n_steps, n_line)),
+        "trafo_loading_percent": np.empty((n_steps, n_trafo)),
+        "trafo_p_hv_mw": np.empty((n_steps, n_trafo)),
+        "trafo_q_hv_mvar": np.empty((n_steps, n_trafo)),
+        "losses_mw": np.empty(n_steps),
+        "converged": np.zeros(n_steps, dtype=np.bool_),
+        "iterations": np.zeros(n_steps, dtype=np.int32),
+    }
+
+
+def _run_numba(c: CompiledNet, p, q, tol_pu, max_it, vm_lo, vm_hi) -> dict:
+    out = _empty_outputs(c, p.shape[0])
     _kernels.solve_batch(
-        s_pq, c.w_pq, c.lu_l_indptr, c.lu_l_indices, c.lu_l_data, c.lu_u_indptr,
+        np.ascontiguousarray(p), np.ascontiguousarray(q), c.bus_pq, c.bus_solver,
+        1.0 / c.base_mva, c.w_pq, c.pq, c.ref, c.v_ref,
+        c.lu_l_indptr, c.lu_l_indices, c.lu_l_data, c.lu_u_indptr,
         c.lu_u_indices, c.lu_u_data, c.lu_u_diag_inv, c.lu_perm_r, c.lu_perm_c,
-        tol_pu, max_it, vm_lo, vm_hi, _CHUNK_STEPS, v_out, conv, iters)
-    return v_out, conv, iters
+        tol_pu, max_it, vm_lo, vm_hi, _CHUNK_STEPS,
+        c.br_f, c.br_t, c.br_yff, c.br_yft, c.br_ytf, c.br_ytt, c.br_kv_f, c.br_kv_t,
+        c.base_mva, c.line_branch, c.line_i_max_ka, c.trafo_branch, c.trafo_vn_hv_kv,
+        c.trafo_vn_lv_kv, c.trafo_sn_mva, c.trafo_rating_factor,
+        out["vm_pu"], out["va_degree"], out["line_loading_percent"],
+        out["trafo_loading_percent"], out["trafo_p_hv_mw"], out["trafo_q_hv_mvar"],
+        out["losses_mw"], out["converged"], out["iterations"])
+    return out
 
 
 def _lu_solve_many(c: CompiledNet, rhs: np.ndarray) -> np.ndarray:
@@ -244,23 +232,21 @@ def _lu_solve_many(c: CompiledNet, rhs: np.ndarray) -> np.ndarray:
     return z[c.lu_perm_c]
 
 
-def _run_numpy(c: CompiledNet, s_pq, tol_pu, max_it, vm_lo, vm_hi):
-    """Same fixed point as the kernel, all steps at once (flat no-load start)."""
+def _run_numpy(c: CompiledNet, p, q, tol_pu, max_it, vm_lo, vm_hi) -> dict:
+    """Same method as the kernel, vectorised over steps with SciPy (flat no-load start)."""
+    s_pq = _solver_injections(c, p, q)
     n_steps, n = s_pq.shape
-    conv = np.zeros(n_steps, dtype=bool)
-    iters = np.zeros(n_steps, dtype=np.int32)
+    out = _empty_outputs(c, n_steps)
+    conv, iters = out["converged"], out["iterations"]
     v = np.tile(c.w_pq, (n_steps, 1))
-    if n == 0:
-        return v, np.ones(n_steps, dtype=bool), iters
-    active = np.ones(n_steps, dtype=bool)
-    failed = np.zeros(n_steps, dtype=bool)
+    active = np.ones(n_steps, dtype=bool) if n else np.zeros(n_steps, dtype=bool)
+    conv[:] = n == 0
     for it in range(1, max_it + 1):
         idx = np.flatnonzero(active)
         if not len(idx):
             break
         s = s_pq[idx]
-        cur = np.conj(s / v[idx])
-        x = _lu_solve_many(c, cur.T.copy()).T
+        x = _lu_solve_many(c, np.conj(s / v[idx]).T.copy()).T
         vn = c.w_pq[None, :] + x
         d = s - s * vn / v[idx]
         mis = np.maximum(np.abs(d.real), np.abs(d.imag)).max(axis=1)
@@ -270,10 +256,44 @@ def _run_numpy(c: CompiledNet, s_pq, tol_pu, max_it, vm_lo, vm_hi):
         done = (mis < tol_pu) & ~bad
         iters[idx] = it
         conv[idx[done]] = True
-        failed[idx[bad]] = True
         active[idx[done | bad]] = False
-    v[~conv] = np.nan
-    return v, conv, iters
+    v_full = np.empty((n_steps, c.n_solver), dtype=np.complex128)
+    v_full[:, c.pq] = v
+    v_full[:, c.ref] = c.v_ref
+    v_full[~conv] = np.nan
+    live = c.bus_solver >= 0
+    out["vm_pu"][:] = np.nan
+    out["va_degree"][:] = np.nan
+    out["vm_pu"][:, live] = np.abs(v_full[:, c.bus_solver[live]])
+    out["va_degree"][:, live] = np.angle(v_full[:, c.bus_solver[live]], deg=True)
+    vf, vt = v_full[:, c.br_f], v_full[:, c.br_t]
+    sf = vf * np.conj(c.br_yff * vf + c.br_yft * vt) * c.base_mva
+    st = vt * np.conj(c.br_ytf * vf + c.br_ytt * vt) * c.base_mva
+    out["losses_mw"][:] = (sf.real + st.real).sum(axis=1)
+    i_f = np.abs(sf) / (np.abs(vf) * c.br_kv_f * np.sqrt(3))
+    i_t = np.abs(st) / (np.abs(vt) * c.br_kv_t * np.sqrt(3))
+    for name, br in (("line", c.line_branch), ("trafo", c.trafo_branch)):
+        on = br >= 0
+        b = br[on]
+        if name == "line":
+            ld = np.zeros((n_steps, len(br)))
+            ld[:, on] = np.maximum(i_f[:, b], i_t[:, b]) / c.line_i_max_ka[on] * 100.0
+            out["line_loading_percent"][:] = ld
+        else:
+            ld = np.zeros((n_steps, len(br)))
+            ld[:, on] = (np.maximum(i_f[:, b] * c.trafo_vn_hv_kv[on], i_t[:, b] * c.trafo_vn_lv_kv[on])
+                         * np.sqrt(3) / c.trafo_sn_mva[on] * 100.0 / c.trafo_rating_factor[on])
+            out["trafo_loading_percent"][:] = ld
+            tp = np.zeros((n_steps, len(br)))
+            tq = np.zeros((n_steps, len(br)))
+            tp[:, on] = sf[:, b].real
+            tq[:, on] = sf[:, b].imag
+            out["trafo_p_hv_mw"][:] = tp
+            out["trafo_q_hv_mvar"][:] = tq
+    for key in ("line_loading_percent", "trafo_loading_percent", "trafo_p_hv_mw",
+                "trafo_q_hv_mvar", "losses_mw"):
+        out[key][~conv] = np.nan
+    return out
 
 
 def element_injections(compiled: CompiledNet, **element_values) -> tuple[np.ndarray, np.ndarray]:
@@ -299,6 +319,9 @@ def element_injections(compiled: CompiledNet, **element_values) -> tuple[np.ndar
     unknown = set(element_values) - allowed
     if unknown:
         raise PowerFlowError(f"unknown element values {sorted(unknown)}; allowed: {sorted(allowed)}")
+    # a table without elements takes no values (e.g. an empty storage profile)
+    element_values = {k: v for k, v in element_values.items()
+                      if not (k.rsplit("_", 2)[0] not in compiled.elements and np.size(v) == 0)}
     n_steps = None
     for key, val in element_values.items():
         shape = np.shape(val)

@@ -151,6 +151,13 @@ class CompiledNet:
     elements: dict = field(default_factory=dict)
 
     @property
+    def bus_pq(self) -> np.ndarray:
+        """Position in ``pq`` of each pandapower bus's solver bus, -1 if none."""
+        pos = np.full(self.n_solver, -1, dtype=np.int64)
+        pos[self.pq] = np.arange(len(self.pq))
+        return np.where(self.bus_solver >= 0, pos[np.maximum(self.bus_solver, 0)], -1)
+
+    @property
     def n_bus(self) -> int:
         """Number of pandapower buses (columns of per-bus arrays)."""
         return len(self.bus_index)

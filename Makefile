@@ -1,0 +1,36 @@
+# gridint: the two commands are `make run` and `make test`; both install into .venv first.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+FEEDER ?= xt-county-rural
+# pytest workers: 2 cores on the reference machine
+PYTEST_WORKERS ?= 2
+
+.PHONY: install run test bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## run: one-year quarter-hour power flow on the default Xiangtan feeder, readable summary
+run: $(STAMP)
+	$(VENV)/bin/gridint feeders
+	@echo
+	$(VENV)/bin/gridint powerflow $(FEEDER) --year
+
+## test: the whole suite (pytest exit code 5 = no tests collected is not a failure)
+test: $(STAMP)
+	@$(PY) -m pytest -n $(PYTEST_WORKERS) -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+## bench: the benchmarks of sims/ (results go to sims/RESULTS.md)
+bench: $(STAMP)
+	$(PY) sims/bench_powerflow.py --out sims/RESULTS.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info
