@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     pf_vm_sanity_min_pu: float = Field(0.5, gt=0.0, lt=1.0)
     pf_vm_sanity_max_pu: float = Field(1.5, gt=1.0)
 
+    # --- feeder-file plausibility (data sanity, not grid code) ---------------------
+    # ext_grid set-point outside this band is almost surely a unit error.
+    feeder_ext_grid_vm_min_pu: float = Field(0.8, gt=0.0, lt=1.0)
+    feeder_ext_grid_vm_max_pu: float = Field(1.2, gt=1.0, le=2.0)
+    # Relative vn_kv difference above which a line / bus-bus switch joins two levels.
+    feeder_same_level_max_rel: float = Field(0.01, ge=0.0, le=0.5)
+    # Trafo rated voltage vs bus vn_kv: warn above (10.5 kV on 10 kV and 0.4 kV on
+    # 0.38 kV are normal Chinese practice, GB/T 6451 ratings: 5 %), fatal above.
+    feeder_trafo_vn_warn_rel: float = Field(0.06, ge=0.0, le=0.5)
+    feeder_trafo_vn_fatal_rel: float = Field(0.10, ge=0.0, le=0.5)
+
     # --- time ---------------------------------------------------------------------
     timezone: str = "Asia/Shanghai"
     step_minutes: int = Field(15, ge=1, le=60)
