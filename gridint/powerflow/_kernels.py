@@ -34,10 +34,19 @@ RAD2DEG = 180.0 / np.pi
 @njit(cache=True)
 def _lu_solve(b, l_ptr, l_idx, l_dat, u_ptr, u_idx, u_dat, u_dinv, perm_r, perm_c,
               work, out):
-    """Solve ``A x = b`` with ``Pr A Pc = L U`` (L unit lower, U upper)."""
+    """Solve ``A x = b`` with ``Pr A Pc = L U`` (L unit lower, U upper).
+
+    Empty ``perm_r`` / ``perm_c`` mean the buses are already in factor order
+    (the compiler reorders them when the pivoting is symmetric).
+    """
     n = b.shape[0]
-    for i in range(n):
-        work[perm_r[i]] = b[i]
+    permuted = perm_r.shape[0] > 0
+    if permuted:
+        for i in range(n):
+            work[perm_r[i]] = b[i]
+    else:
+        for i in range(n):
+            work[i] = b[i]
     # forward: L y = Pr b (unit diagonal)
     for i in range(n):
         s = work[i]
@@ -51,8 +60,12 @@ def _lu_solve(b, l_ptr, l_idx, l_dat, u_ptr, u_idx, u_dat, u_dinv, perm_r, perm_
             s -= u_dat[k] * work[u_idx[k]]
         work[i] = s * u_dinv[i]
     # x = Pc z
-    for i in range(n):
-        out[i] = work[perm_c[i]]
+    if permuted:
+        for i in range(n):
+            out[i] = work[perm_c[i]]
+    else:
+        for i in range(n):
+            out[i] = work[i]
 
 
 @njit(cache=True)
@@ -61,25 +74,24 @@ def _solve_step(s_pu, w, v, l_ptr, l_idx, l_dat, u_ptr, u_idx, u_dat, u_dinv,
     """Iterate one step in place on ``v``; return (converged, iterations)."""
     n = s_pu.shape[0]
     for it in range(1, max_iter + 1):
+        # t = S / V(k): conj(t) is the injected current, t V(k+1) the computed power
         for i in range(n):
-            cur[i] = np.conj(s_pu[i] / v[i])
-        _lu_solve(cur, l_ptr, l_idx, l_dat, u_ptr, u_idx, u_dat, u_dinv,
+            cur[i] = s_pu[i] / v[i]
+        for i in range(n):
+            x[i] = np.conj(cur[i])
+        _lu_solve(x, l_ptr, l_idx, l_dat, u_ptr, u_idx, u_dat, u_dinv,
                   perm_r, perm_c, work, x)
         mis = 0.0
         ok = True
         for i in range(n):
             vn = w[i] + x[i]
-            # mismatch of the new iterate: S - S V_new / V_old
-            d = s_pu[i] - s_pu[i] * vn / v[i]
-            a = abs(d.real)
-            b = abs(d.imag)
+            d = s_pu[i] - cur[i] * vn  # mismatch of the new iterate
+            a = max(abs(d.real), abs(d.imag))
             if a > mis:
                 mis = a
-            if b > mis:
-                mis = b
             v[i] = vn
-            vm = abs(vn)
-            if not (vm >= vm_lo and vm <= vm_hi):  # also catches NaN
+            vm2 = vn.real * vn.real + vn.imag * vn.imag
+            if not (vm2 >= vm_lo * vm_lo and vm2 <= vm_hi * vm_hi):  # also catches NaN
                 ok = False
         if not ok:
             return False, it
@@ -100,27 +112,26 @@ def _gather_injections(p_row, q_row, bus_pq, inv_base, s):
 
 
 @njit(cache=True)
-def _branch_step(v, br_f, br_t, yff, yft, ytf, ytt, kv_f, kv_t, base_mva,
-                 line_br, line_imax_ka, trafo_br, trafo_kv_hv, trafo_kv_lv,
-                 trafo_sn_mva, trafo_rf, sf, st, line_out, trafo_out, tp_out, tq_out):
-    """Branch flows of one solved step; returns the active losses [MW]."""
+def _branch_step(v, vm, br_f, br_t, yff, yft, ytf, ytt, i_scale_f, i_scale_t, base_mva,
+                 line_br, line_inv_imax, trafo_br, trafo_kv_hv, trafo_kv_lv,
+                 trafo_inv_rating, i_f, i_t, line_out, trafo_out, tp_out, tq_out):
+    """Branch results of one solved step; returns the active losses [MW].
+
+    ``i_scale`` = base_mva / (sqrt(3) kV_base) turns |I| [pu] into kA; this is
+    pandapower's |S| / (sqrt(3) |V| kV) with |S| = |V| |I| base_mva.
+    """
     loss = 0.0
     for b in range(br_f.shape[0]):
         vf = v[br_f[b]]
         vt = v[br_t[b]]
-        i_f = yff[b] * vf + yft[b] * vt
-        i_t = ytf[b] * vf + ytt[b] * vt
-        sf[b] = vf * np.conj(i_f) * base_mva
-        st[b] = vt * np.conj(i_t) * base_mva
-        loss += sf[b].real + st[b].real
+        cf = yff[b] * vf + yft[b] * vt
+        ct = ytf[b] * vf + ytt[b] * vt
+        i_f[b] = abs(cf) * i_scale_f[b]
+        i_t[b] = abs(ct) * i_scale_t[b]
+        loss += (vf * np.conj(cf) + vt * np.conj(ct)).real
     for j in range(line_br.shape[0]):
         b = line_br[j]
-        if b < 0:
-            line_out[j] = 0.0
-            continue
-        i_f = abs(sf[b]) / (abs(v[br_f[b]]) * kv_f[b] * SQRT3)
-        i_t = abs(st[b]) / (abs(v[br_t[b]]) * kv_t[b] * SQRT3)
-        line_out[j] = max(i_f, i_t) / line_imax_ka[j] * 100.0
+        line_out[j] = 0.0 if b < 0 else max(i_f[b], i_t[b]) * line_inv_imax[j]
     for j in range(trafo_br.shape[0]):
         b = trafo_br[j]
         if b < 0:
@@ -128,22 +139,21 @@ def _branch_step(v, br_f, br_t, yff, yft, ytf, ytt, kv_f, kv_t, base_mva,
             tp_out[j] = 0.0
             tq_out[j] = 0.0
             continue
-        i_hv = abs(sf[b]) / (abs(v[br_f[b]]) * kv_f[b] * SQRT3)
-        i_lv = abs(st[b]) / (abs(v[br_t[b]]) * kv_t[b] * SQRT3)
-        ld = max(i_hv * trafo_kv_hv[j], i_lv * trafo_kv_lv[j]) * SQRT3
-        trafo_out[j] = ld / trafo_sn_mva[j] * 100.0 / trafo_rf[j]
-        tp_out[j] = sf[b].real
-        tq_out[j] = sf[b].imag
-    return loss
+        trafo_out[j] = max(i_f[b] * trafo_kv_hv[j], i_t[b] * trafo_kv_lv[j]) * trafo_inv_rating[j]
+        vf = v[br_f[b]]
+        sf = vf * np.conj(yff[b] * vf + yft[b] * v[br_t[b]]) * base_mva
+        tp_out[j] = sf.real
+        tq_out[j] = sf.imag
+    return loss * base_mva
 
 
 @njit(parallel=True, cache=True)
 def solve_batch(p_mw, q_mvar, bus_pq, bus_solver, inv_base, w, pq, ref, v_ref,
                 l_ptr, l_idx, l_dat, u_ptr, u_idx, u_dat, u_dinv, perm_r, perm_c,
                 tol_pu, max_iter, vm_lo, vm_hi, chunk,
-                br_f, br_t, yff, yft, ytf, ytt, kv_f, kv_t, base_mva,
-                line_br, line_imax_ka, trafo_br, trafo_kv_hv, trafo_kv_lv,
-                trafo_sn_mva, trafo_rf,
+                br_f, br_t, yff, yft, ytf, ytt, i_scale_f, i_scale_t, base_mva,
+                line_br, line_inv_imax, trafo_br, trafo_kv_hv, trafo_kv_lv,
+                trafo_inv_rating,
                 vm_out, va_out, line_out, trafo_out, tp_out, tq_out, loss_out,
                 conv_out, iter_out):
     """Solve and reduce every step of ``p_mw``/``q_mvar`` (steps x pandapower buses).
@@ -166,8 +176,9 @@ def solve_batch(p_mw, q_mvar, bus_pq, bus_solver, inv_base, w, pq, ref, v_ref,
         v_full = np.empty(n_solver, dtype=np.complex128)
         for i in range(ref.shape[0]):
             v_full[ref[i]] = v_ref[i]
-        sf = np.empty(n_br, dtype=np.complex128)
-        st = np.empty(n_br, dtype=np.complex128)
+        i_f = np.empty(n_br)
+        i_t = np.empty(n_br)
+        vm_full = np.empty(n_solver)
         start = c * chunk
         stop = min(start + chunk, n_steps)
         for k in range(start, stop):
@@ -193,16 +204,18 @@ def solve_batch(p_mw, q_mvar, bus_pq, bus_solver, inv_base, w, pq, ref, v_ref,
                 continue
             for i in range(n):
                 v_full[pq[i]] = v[i]
+            for i in range(n_solver):
+                vm_full[i] = abs(v_full[i])
             for j in range(bus_solver.shape[0]):
                 i = bus_solver[j]
                 if i < 0:
                     vm_out[k, j] = np.nan
                     va_out[k, j] = np.nan
                 else:
-                    vm_out[k, j] = abs(v_full[i])
-                    va_out[k, j] = np.angle(v_full[i]) * RAD2DEG
+                    vm_out[k, j] = vm_full[i]
+                    va_out[k, j] = np.arctan2(v_full[i].imag, v_full[i].real) * RAD2DEG
             loss_out[k] = _branch_step(
-                v_full, br_f, br_t, yff, yft, ytf, ytt, kv_f, kv_t, base_mva,
-                line_br, line_imax_ka, trafo_br, trafo_kv_hv, trafo_kv_lv,
-                trafo_sn_mva, trafo_rf, sf, st, line_out[k], trafo_out[k],
+                v_full, vm_full, br_f, br_t, yff, yft, ytf, ytt, i_scale_f, i_scale_t,
+                base_mva, line_br, line_inv_imax, trafo_br, trafo_kv_hv, trafo_kv_lv,
+                trafo_inv_rating, i_f, i_t, line_out[k], trafo_out[k],
                 tp_out[k], tq_out[k])

@@ -206,9 +206,11 @@ def _run_numba(c: CompiledNet, p, q, tol_pu, max_it, vm_lo, vm_hi) -> dict:
         c.lu_l_indptr, c.lu_l_indices, c.lu_l_data, c.lu_u_indptr,
         c.lu_u_indices, c.lu_u_data, c.lu_u_diag_inv, c.lu_perm_r, c.lu_perm_c,
         tol_pu, max_it, vm_lo, vm_hi, _CHUNK_STEPS,
-        c.br_f, c.br_t, c.br_yff, c.br_yft, c.br_ytf, c.br_ytt, c.br_kv_f, c.br_kv_t,
-        c.base_mva, c.line_branch, c.line_i_max_ka, c.trafo_branch, c.trafo_vn_hv_kv,
-        c.trafo_vn_lv_kv, c.trafo_sn_mva, c.trafo_rating_factor,
+        c.br_f, c.br_t, c.br_yff, c.br_yft, c.br_ytf, c.br_ytt,
+        c.base_mva / (np.sqrt(3) * c.br_kv_f), c.base_mva / (np.sqrt(3) * c.br_kv_t),
+        c.base_mva, c.line_branch, 100.0 / c.line_i_max_ka, c.trafo_branch,
+        c.trafo_vn_hv_kv, c.trafo_vn_lv_kv,
+        np.sqrt(3) * 100.0 / (c.trafo_sn_mva * c.trafo_rating_factor),
         out["vm_pu"], out["va_degree"], out["line_loading_percent"],
         out["trafo_loading_percent"], out["trafo_p_hv_mw"], out["trafo_q_hv_mvar"],
         out["losses_mw"], out["converged"], out["iterations"])
@@ -225,11 +227,12 @@ def _lu_solve_many(c: CompiledNet, rhs: np.ndarray) -> np.ndarray:
         + sp.identity(n, dtype=np.complex128, format="csr")
     u_mat = sp.csr_matrix((c.lu_u_data, c.lu_u_indices, c.lu_u_indptr), shape=(n, n)) \
         + sp.diags(1.0 / c.lu_u_diag_inv, format="csr")
-    b = np.empty_like(rhs)
-    b[c.lu_perm_r] = rhs
+    b = rhs.copy()
+    if len(c.lu_perm_r):
+        b[c.lu_perm_r] = rhs
     y = spsolve_triangular(l_mat, b, lower=True, unit_diagonal=True)
     z = spsolve_triangular(u_mat, y, lower=False)
-    return z[c.lu_perm_c]
+    return z[c.lu_perm_c] if len(c.lu_perm_c) else z
 
 
 def _run_numpy(c: CompiledNet, p, q, tol_pu, max_it, vm_lo, vm_hi) -> dict:

@@ -87,6 +87,8 @@ class CompiledNet:
     lu_* : ndarrays
         CSR arrays of the unit-lower ``L`` and upper ``U`` factors of the PQ
         block ``Y_LL`` (``Pr Y_LL Pc = L U``), U's diagonal kept as its inverse.
+        With symmetric pivoting (the usual case) ``pq`` is stored in factor
+        order and ``lu_perm_r`` / ``lu_perm_c`` are empty.
     br_f, br_t : ndarray of int
         From / to solver bus of every in-service branch.
     br_yff, br_yft, br_ytf, br_ytt : ndarray of complex
@@ -310,6 +312,15 @@ def compile_net(net, name: str | None = None) -> CompiledNet:
     u_off = sp.triu(u_mat, k=1, format="csr")
     l_ptr, l_idx, l_dat = _csr_arrays(l_mat)
     u_ptr, u_idx, u_dat = _csr_arrays(u_off)
+    perm_r = np.asarray(lu.perm_r, dtype=np.int64)
+    perm_c = np.asarray(lu.perm_c, dtype=np.int64)
+    if np.array_equal(perm_r, perm_c):
+        # symmetric pivoting: put the PQ buses in factor order once, so the
+        # kernels need no permutation (new position of PQ bus j is perm[j])
+        order = np.empty_like(pq)
+        order[perm_r] = np.arange(len(pq))
+        pq, w_pq = pq[order], w_pq[order]
+        perm_r = perm_c = np.empty(0, dtype=np.int64)
 
     # branches: in-service ones only (ppci holds exactly those)
     ytt, yff, yft, ytf = branch_vectors(branch, branch.shape[0])
@@ -352,8 +363,7 @@ def compile_net(net, name: str | None = None) -> CompiledNet:
         lu_l_indptr=l_ptr, lu_l_indices=l_idx, lu_l_data=l_dat,
         lu_u_indptr=u_ptr, lu_u_indices=u_idx, lu_u_data=u_dat,
         lu_u_diag_inv=(1.0 / u_diag).astype(np.complex128),
-        lu_perm_r=np.asarray(lu.perm_r, dtype=np.int64),
-        lu_perm_c=np.asarray(lu.perm_c, dtype=np.int64),
+        lu_perm_r=perm_r, lu_perm_c=perm_c,
         br_f=br_f, br_t=br_t,
         br_yff=np.asarray(yff, dtype=np.complex128), br_yft=np.asarray(yft, dtype=np.complex128),
         br_ytf=np.asarray(ytf, dtype=np.complex128), br_ytt=np.asarray(ytt, dtype=np.complex128),
