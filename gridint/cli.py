@@ -28,7 +28,7 @@ def _print_feeders(rows: list[dict]) -> None:
     head = ("name", "kV", "buses", "trafos", "km", "peak kW", "PV kW", "source")
     table = [(r["name"], f"{r['voltage_kv']:g}", str(r["n_buses"]), str(r["n_transformers"]),
               f"{r['length_km']:.1f}", f"{r['peak_load_kw']:,.0f}", f"{r['pv_kw']:,.0f}",
-              r["source"].split(";")[0].split(",")[0]) for r in rows]
+              r["source"].split(";")[0].split(" (")[0]) for r in rows]
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(head)]
     fmt = "  ".join(f"{{:<{w}}}" if i in (0, 7) else f"{{:>{w}}}" for i, w in enumerate(widths))
     print(fmt.format(*head))
