@@ -237,6 +237,8 @@ def feeder_summary(feeder: Feeder) -> dict:
     sgen = live(net.sgen)
     pv = sgen[sgen["type"].astype(str).str.upper().str.contains("PV")] if "type" in sgen else sgen
     lines = live(net.line)
+    if "section" in lines:  # a synthetic feeder's tie line belongs to the neighbour
+        lines = lines[lines["section"].astype(str) != "tie"]
     return {
         "name": feeder.name,
         "voltage_kv": round(float(feeder.voltage_kv), 3),
