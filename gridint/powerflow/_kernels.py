@@ -31,7 +31,7 @@ SQRT3 = np.sqrt(3.0)
 RAD2DEG = 180.0 / np.pi
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _lu_solve(b, l_ptr, l_idx, l_dat, u_ptr, u_idx, u_dat, u_dinv, perm_r, perm_c,
               work, out):
     """Solve ``A x = b`` with ``Pr A Pc = L U`` (L unit lower, U upper).
@@ -68,7 +68,7 @@ def _lu_solve(b, l_ptr, l_idx, l_dat, u_ptr, u_idx, u_dat, u_dinv, perm_r, perm_
             out[i] = work[i]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _solve_step(s_pu, w, v, l_ptr, l_idx, l_dat, u_ptr, u_idx, u_dat, u_dinv,
                 perm_r, perm_c, tol_pu, max_iter, vm_lo, vm_hi, cur, work, x):
     """Iterate one step in place on ``v``; return (converged, iterations)."""
@@ -76,9 +76,16 @@ def _solve_step(s_pu, w, v, l_ptr, l_idx, l_dat, u_ptr, u_idx, u_dat, u_dinv,
     for it in range(1, max_iter + 1):
         # t = S / V(k): conj(t) is the injected current, t V(k+1) the computed power
         for i in range(n):
-            cur[i] = s_pu[i] / v[i]
-        for i in range(n):
-            x[i] = np.conj(cur[i])
+            vr = v[i].real
+            vi = v[i].imag
+            inv = 1.0 / (vr * vr + vi * vi)
+            sr = s_pu[i].real
+            si = s_pu[i].imag
+            # t = S / V = S conj(V) / |V|^2
+            tr = (sr * vr + si * vi) * inv
+            ti = (si * vr - sr * vi) * inv
+            cur[i] = complex(tr, ti)
+            x[i] = complex(tr, -ti)
         _lu_solve(x, l_ptr, l_idx, l_dat, u_ptr, u_idx, u_dat, u_dinv,
                   perm_r, perm_c, work, x)
         mis = 0.0
@@ -100,7 +107,7 @@ def _solve_step(s_pu, w, v, l_ptr, l_idx, l_dat, u_ptr, u_idx, u_dat, u_dinv,
     return False, max_iter
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _gather_injections(p_row, q_row, bus_pq, inv_base, s):
     """Sum per-bus injections [MW, Mvar] onto PQ solver buses [pu]."""
     for i in range(s.shape[0]):
@@ -111,8 +118,8 @@ def _gather_injections(p_row, q_row, bus_pq, inv_base, s):
             s[i] += complex(p_row[j] * inv_base, q_row[j] * inv_base)
 
 
-@njit(cache=True)
-def _branch_step(v, vm, br_f, br_t, yff, yft, ytf, ytt, i_scale_f, i_scale_t, base_mva,
+@njit(cache=True, error_model="numpy")
+def _branch_step(v, br_f, br_t, yff, yft, ytf, ytt, i_scale_f, i_scale_t, base_mva,
                  line_br, line_inv_imax, trafo_br, trafo_kv_hv, trafo_kv_lv,
                  trafo_inv_rating, i_f, i_t, line_out, trafo_out, tp_out, tq_out):
     """Branch results of one solved step; returns the active losses [MW].
@@ -126,8 +133,8 @@ def _branch_step(v, vm, br_f, br_t, yff, yft, ytf, ytt, i_scale_f, i_scale_t, ba
         vt = v[br_t[b]]
         cf = yff[b] * vf + yft[b] * vt
         ct = ytf[b] * vf + ytt[b] * vt
-        i_f[b] = abs(cf) * i_scale_f[b]
-        i_t[b] = abs(ct) * i_scale_t[b]
+        i_f[b] = np.sqrt(cf.real * cf.real + cf.imag * cf.imag) * i_scale_f[b]
+        i_t[b] = np.sqrt(ct.real * ct.real + ct.imag * ct.imag) * i_scale_t[b]
         loss += (vf * np.conj(cf) + vt * np.conj(ct)).real
     for j in range(line_br.shape[0]):
         b = line_br[j]
@@ -147,7 +154,7 @@ def _branch_step(v, vm, br_f, br_t, yff, yft, ytf, ytt, i_scale_f, i_scale_t, ba
     return loss * base_mva
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def solve_batch(p_mw, q_mvar, bus_pq, bus_solver, inv_base, w, pq, ref, v_ref,
                 l_ptr, l_idx, l_dat, u_ptr, u_idx, u_dat, u_dinv, perm_r, perm_c,
                 tol_pu, max_iter, vm_lo, vm_hi, chunk,
@@ -205,7 +212,8 @@ def solve_batch(p_mw, q_mvar, bus_pq, bus_solver, inv_base, w, pq, ref, v_ref,
             for i in range(n):
                 v_full[pq[i]] = v[i]
             for i in range(n_solver):
-                vm_full[i] = abs(v_full[i])
+                vm_full[i] = np.sqrt(v_full[i].real * v_full[i].real
+                                     + v_full[i].imag * v_full[i].imag)
             for j in range(bus_solver.shape[0]):
                 i = bus_solver[j]
                 if i < 0:
@@ -215,7 +223,7 @@ def solve_batch(p_mw, q_mvar, bus_pq, bus_solver, inv_base, w, pq, ref, v_ref,
                     vm_out[k, j] = vm_full[i]
                     va_out[k, j] = np.arctan2(v_full[i].imag, v_full[i].real) * RAD2DEG
             loss_out[k] = _branch_step(
-                v_full, vm_full, br_f, br_t, yff, yft, ytf, ytt, i_scale_f, i_scale_t,
+                v_full, br_f, br_t, yff, yft, ytf, ytt, i_scale_f, i_scale_t,
                 base_mva, line_br, line_inv_imax, trafo_br, trafo_kv_hv, trafo_kv_lv,
                 trafo_inv_rating, i_f, i_t, line_out[k], trafo_out[k],
                 tp_out[k], tq_out[k])

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from gridint.config import get_settings
 from gridint.errors import PowerFlowError
@@ -333,47 +334,58 @@ def element_injections(compiled: CompiledNet, **element_values) -> tuple[np.ndar
             raise PowerFlowError(f"{key} has {steps} steps, others have {n_steps}")
         n_steps = steps
     n_steps = n_steps or 1
+    if "ward_p_mw" in element_values or "ward_q_mvar" in element_values:
+        raise PowerFlowError("ward values are fixed by the net (ps_mw, qs_mvar)")
     p = np.zeros((n_steps, compiled.n_bus))
     q = np.zeros((n_steps, compiled.n_bus))
     for table, m in compiled.elements.items():
-        factor = m["sign"] * m["scaling"] * m["in_service"] * (m["bus_pos"] >= 0)
-        cols = np.where(m["bus_pos"] >= 0, m["bus_pos"], 0)
+        n_elem = len(m["index"])
+        live = m["bus_pos"] >= 0
+        factor = m["sign"] * m["scaling"] * m["in_service"] * live
+        # incidence element -> bus with pandapower's sign, scaling and in_service
+        incidence = sp.csr_matrix(
+            (factor, (np.arange(n_elem), np.where(live, m["bus_pos"], 0))),
+            shape=(n_elem, compiled.n_bus))
         for col, out in (("p_mw", p), ("q_mvar", q)):
             key = f"{table}_{col}"
-            vals = element_values.get(key)
-            if vals is not None and table == "ward":
-                raise PowerFlowError("ward values are fixed by the net (ps_mw, qs_mvar)")
-            if vals is None:
-                arr = np.broadcast_to(m[col], (n_steps, len(m["index"])))
-            elif isinstance(vals, pd.DataFrame):
-                missing = pd.Index(m["index"]).difference(vals.columns)
-                frame = vals.reindex(columns=m["index"])
-                if len(missing):
-                    frame[missing] = np.broadcast_to(
-                        pd.Series(m[col], index=m["index"])[missing].to_numpy(),
-                        (n_steps, len(missing)))
-                arr = frame.to_numpy(dtype=float)
-            else:
-                arr = np.asarray(vals, dtype=float)
-                if arr.ndim == 1:
-                    arr = arr[None, :]
-                if arr.shape[1] != len(m["index"]):
-                    raise PowerFlowError(f"{key} must have {len(m['index'])} columns "
-                                         f"(one per {table}); got {arr.shape[1]}")
-            if not np.all(np.isfinite(arr)):
-                raise PowerFlowError(f"{key} has non-finite values")
-            contrib = arr * factor[None, :]
-            _scatter_add(out, cols, contrib)
+            arr = _element_array(key, element_values.get(key), m, col, n_steps)
+            out += arr @ incidence
     return p, q
 
 
-def _scatter_add(out: np.ndarray, cols: np.ndarray, contrib: np.ndarray) -> None:
-    """out[:, cols[j]] += contrib[:, j] for every j (cols may repeat)."""
-    if not len(cols):
-        return
-    order = np.argsort(cols, kind="stable")
-    uniq, first = np.unique(cols[order], return_index=True)
-    out[:, uniq] += np.add.reduceat(contrib[:, order], first, axis=1)
+def _element_array(key: str, vals, m: dict, col: str, n_steps: int) -> np.ndarray:
+    """(steps x n_elements) float array of one element column, validated."""
+    n_elem = len(m["index"])
+    if vals is None:
+        return np.broadcast_to(m[col], (n_steps, n_elem))
+    if isinstance(vals, pd.DataFrame):
+        extra = vals.columns.difference(pd.Index(m["index"]))
+        if len(extra):
+            raise PowerFlowError(f"{key} has columns that are not elements of the table: "
+                                 f"{list(extra[:5])}")
+        if len(vals.columns) == n_elem and np.array_equal(vals.columns.to_numpy(), m["index"]):
+            arr = vals.to_numpy(dtype=float)
+        else:  # align on the element index; elements not given keep the net's value
+            given = vals.to_numpy(dtype=float)
+            _check_finite(key, given, vals.columns.to_numpy())
+            arr = np.array(np.broadcast_to(m[col], (n_steps, n_elem)), dtype=float)
+            arr[:, pd.Index(m["index"]).get_indexer(vals.columns)] = given
+    else:
+        arr = np.asarray(vals, dtype=float)
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.ndim != 2 or arr.shape[1] != n_elem:
+            raise PowerFlowError(f"{key} must have {n_elem} columns (one per element); "
+                                 f"got shape {np.shape(vals)}")
+    _check_finite(key, arr, m["index"])
+    return arr
+
+
+def _check_finite(key: str, arr: np.ndarray, labels: np.ndarray) -> None:
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise PowerFlowError(f"{key} has a non-finite value at step {bad[0]}, "
+                             f"element {labels[bad[1]]}")
 
 
 def net_injections(compiled: CompiledNet) -> tuple[np.ndarray, np.ndarray]:

@@ -180,3 +180,21 @@ def test_same_results_with_numba_jit_disabled(case33):
     ref = run_batch(c, p, q)
     assert got["conv"] == ref.converged.tolist()
     np.testing.assert_allclose(np.array(got["vm"]), np.nan_to_num(ref.vm_pu, nan=-1), atol=1e-12)
+
+
+def test_element_injections_accept_partial_frames(case33):
+    """A DataFrame with some elements: the rest keep the net's own values; NaN refused."""
+    import pandas as pd
+
+    net, c = case33
+    full_p, full_q = net_injections(c)
+    frame = pd.DataFrame({5: [0.0, 1.0]})  # load 5 off, then 1 MW
+    p, q = element_injections(c, load_p_mw=frame)
+    bus = net.load.bus.at[5]
+    assert p[0, bus] == pytest.approx(full_p[bus] + net.load.p_mw.at[5])
+    assert p[1, bus] == pytest.approx(full_p[bus] + net.load.p_mw.at[5] - 1.0)
+    np.testing.assert_allclose(np.delete(p[0], bus), np.delete(full_p, bus))
+    with pytest.raises(PowerFlowError, match="non-finite value at step 1, element 5"):
+        element_injections(c, load_p_mw=pd.DataFrame({5: [0.0, np.nan]}))
+    with pytest.raises(PowerFlowError, match="not elements of the table"):
+        element_injections(c, load_p_mw=pd.DataFrame({999: [0.0]}))
