@@ -227,3 +227,22 @@ def solve_batch(p_mw, q_mvar, bus_pq, bus_solver, inv_base, w, pq, ref, v_ref,
                 base_mva, line_br, line_inv_imax, trafo_br, trafo_kv_hv, trafo_kv_lv,
                 trafo_inv_rating, i_f, i_t, line_out[k], trafo_out[k],
                 tp_out[k], tq_out[k])
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def scatter_elements(vals, bus_pos, factor, out):
+    """``out[k, bus_pos[e]] += factor[e] * vals[k, e]`` for every step and element.
+
+    Elements with ``bus_pos < 0`` are skipped. Returns the number of non-finite
+    values seen (the caller refuses the input when it is not zero).
+    """
+    n_steps, n_elem = vals.shape
+    bad = 0
+    for k in prange(n_steps):
+        for e in range(n_elem):
+            x = vals[k, e]
+            if not np.isfinite(x):
+                bad += 1
+            elif bus_pos[e] >= 0:
+                out[k, bus_pos[e]] += factor[e] * x
+    return bad

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from gridint.config import get_settings
 from gridint.errors import PowerFlowError
@@ -339,17 +338,13 @@ def element_injections(compiled: CompiledNet, **element_values) -> tuple[np.ndar
     p = np.zeros((n_steps, compiled.n_bus))
     q = np.zeros((n_steps, compiled.n_bus))
     for table, m in compiled.elements.items():
-        n_elem = len(m["index"])
-        live = m["bus_pos"] >= 0
-        factor = m["sign"] * m["scaling"] * m["in_service"] * live
-        # incidence element -> bus with pandapower's sign, scaling and in_service
-        incidence = sp.csr_matrix(
-            (factor, (np.arange(n_elem), np.where(live, m["bus_pos"], 0))),
-            shape=(n_elem, compiled.n_bus))
+        # pandapower's sign, scaling and in_service, per element
+        factor = m["sign"] * m["scaling"] * m["in_service"]
         for col, out in (("p_mw", p), ("q_mvar", q)):
             key = f"{table}_{col}"
             arr = _element_array(key, element_values.get(key), m, col, n_steps)
-            out += arr @ incidence
+            if _kernels.scatter_elements(arr, m["bus_pos"], factor, out):
+                _check_finite(key, arr, m["index"])  # names the first bad value
     return p, q
 
 
@@ -364,7 +359,7 @@ def _element_array(key: str, vals, m: dict, col: str, n_steps: int) -> np.ndarra
             raise PowerFlowError(f"{key} has columns that are not elements of the table: "
                                  f"{list(extra[:5])}")
         if len(vals.columns) == n_elem and np.array_equal(vals.columns.to_numpy(), m["index"]):
-            arr = vals.to_numpy(dtype=float)
+            return vals.to_numpy(dtype=float)  # checked for NaN by the scatter kernel
         else:  # align on the element index; elements not given keep the net's value
             given = vals.to_numpy(dtype=float)
             _check_finite(key, given, vals.columns.to_numpy())
@@ -377,7 +372,6 @@ def _element_array(key: str, vals, m: dict, col: str, n_steps: int) -> np.ndarra
         if arr.ndim != 2 or arr.shape[1] != n_elem:
             raise PowerFlowError(f"{key} must have {n_elem} columns (one per element); "
                                  f"got shape {np.shape(vals)}")
-    _check_finite(key, arr, m["index"])
     return arr
 
 
