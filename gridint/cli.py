@@ -85,6 +85,87 @@ def _cmd_powerflow(args) -> int:
     return 0
 
 
+def _kw(v: float) -> str:
+    return f"{v:,.1f}"
+
+
+def _print_forecast(f: dict) -> None:
+    import numpy as np
+
+    ts = f["timestamps"]
+    p10, p50, p90 = (np.asarray(f[k], dtype=float) for k in ("pv_kw_p10", "pv_kw_p50", "pv_kw_p90"))
+    hours = 0.25 * f["interval_min"] / 15
+    if f["horizon"] == "day-ahead":
+        print(f"{f['feeder']}: day-ahead PV forecast for {ts[0][:10]} (issued {f['issue_time']})")
+    else:
+        print(f"{f['feeder']}: intraday PV forecast {ts[0][11:16]} .. {ts[-1][11:16]} on {ts[0][:10]} "
+              f"(issued {f['issue_time']}, horizons 15 min .. {len(ts) * f['interval_min'] // 60} h)")
+    i_peak = int(np.argmax(p50)) if p50.size else 0
+    print(f"  fleet             {f['capacity_kwp']:,.1f} kWp")
+    print(f"  energy P50        {f['energy_kwh_p50']:,.1f} kWh (sum of P10 {p10.sum() * hours:,.1f}, "
+          f"of P90 {p90.sum() * hours:,.1f} kWh)")
+    if p50.size:
+        print(f"  peak P50          {_kw(p50[i_peak])} kW at {ts[i_peak][11:16]}")
+    if f["horizon"] == "day-ahead":  # hourly means of the quarter-hours with sun
+        per = 60 // f["interval_min"]
+        n = len(ts) // per
+        rows = [(ts[i * per][11:16], p10[i * per:(i + 1) * per].mean(), p50[i * per:(i + 1) * per].mean(),
+                 p90[i * per:(i + 1) * per].mean()) for i in range(n) if p90[i * per:(i + 1) * per].max() > 0]
+        head = "hour"
+    else:
+        rows = list(zip((t[11:16] for t in ts), p10, p50, p90))
+        head = "time"
+    print(f"  {head:<5}  {'P10 kW':>9}  {'P50 kW':>9}  {'P90 kW':>9}")
+    for t, a, b, c in rows:
+        print(f"  {t:<5}  {_kw(a):>9}  {_kw(b):>9}  {_kw(c):>9}")
+    if "buses" in f:
+        print(f"  {'bus':<24}  {'P50 kWh':>10}  {'peak P50 kW':>11}")
+        for b in f["buses"]:
+            v = np.asarray(b["pv_kw_p50"], dtype=float)
+            print(f"  {b['name']:<24}  {v.sum() * hours:>10,.1f}  {v.max():>11,.1f}")
+
+
+def _print_validation(v: dict) -> None:
+    print("PV fleet model against measured data (NREL SERF east, pvanalytics)")
+    for key, value in v.items():
+        if isinstance(value, float):
+            print(f"  {key:<22}{value:,.4g}")
+        elif isinstance(value, (int, str)):
+            print(f"  {key:<22}{value}")
+        else:
+            print(f"  {key:<22}{json.dumps(value, default=str)}")
+
+
+def _cmd_forecast(args) -> int:
+    from pathlib import Path
+
+    if args.validate:
+        from gridint.solar.validation import serf_validation
+
+        result = serf_validation()
+        if args.json:
+            print(json.dumps(result, indent=2, default=str))
+        else:
+            _print_validation(result)
+        return 0
+    if not args.feeder:
+        raise GridintError("forecast needs a FEEDER (catalog name or pandapower JSON file), or --validate")
+    from gridint.errors import WeatherError
+    from gridint.grid.catalog import load_feeder
+    from gridint.solar.forecast import forecast_feeder
+
+    if args.weather is not None and not Path(args.weather).is_file():
+        raise WeatherError(f"--weather {args.weather}: no such file")
+    feeder = load_feeder(args.feeder)
+    result = forecast_feeder(feeder, args.date, horizon=args.horizon, forecast_weather=args.weather,
+                             per_bus=args.per_bus, issue_time=args.issue_time)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print_forecast(result)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of the ``gridint`` command."""
     parser = argparse.ArgumentParser(
@@ -108,6 +189,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one profile step, e.g. 2024-07-15T12:00+08:00 (other years map by month-day)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_powerflow)
+
+    p = sub.add_parser("forecast", help="PV forecast of a feeder's fleet (P10/P50/P90, 15 min)",
+                       description="PV forecast of a feeder's fleet: day-ahead (the 96 quarter-hours of "
+                                   "--date, issued the day before at 12:00) or intraday (15 min .. 4 h "
+                                   "after the latest measurement). --validate prints the fleet model "
+                                   "against measured data instead.")
+    p.add_argument("feeder", nargs="?", metavar="FEEDER|FILE", help="catalog name or pandapower JSON file")
+    p.add_argument("--date", metavar="YYYY-MM-DD",
+                   help="day to forecast (default: tomorrow in Asia/Shanghai; intraday: today)")
+    p.add_argument("--horizon", choices=("day-ahead", "intraday"), default="day-ahead")
+    p.add_argument("--issue-time", metavar="HH:MM|ISO8601",
+                   help="issue time (default: day-ahead 12:00 the day before; intraday now, "
+                        "or 10:00 on --date)")
+    p.add_argument("--weather", metavar="FILE",
+                   help="forecast weather CSV (time,ghi,dni,dhi,temp_air,wind_speed,issue_time): "
+                        "the fleet model on it is the P50")
+    p.add_argument("--per-bus", action="store_true", help="also the P50 of every bus with PV")
+    p.add_argument("--validate", action="store_true",
+                   help="print the fleet model's errors on measured PV data (NREL SERF)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_forecast)
     return parser
 
 

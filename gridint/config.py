@@ -82,6 +82,36 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     step_minutes: int = Field(15, ge=1, le=60)
 
+    # --- PV site and fleet defaults (gridint.solar) -----------------------------------
+    # Default site: Xiangtan, Hunan (city centre, WGS84; elevation of the Xiang river
+    # plain, about 54 m a.s.l.).
+    site_latitude_deg: float = Field(27.83, ge=-90.0, le=90.0)
+    site_longitude_deg: float = Field(112.94, ge=-180.0, le=180.0)
+    site_altitude_m: float = Field(54.0, ge=-500.0, le=9000.0)
+    # Roof geometry: typical Hunan practice - pitched residential roofs (flush-mounted
+    # on 20-30 deg tiles), flat factory roofs with low-tilt racks or flush on 5-10 deg
+    # steel sheds; south-facing +/- 30 deg.  Documented assumptions, not a standard.
+    pv_tilt_residential_deg: float = Field(25.0, ge=0.0, le=90.0)
+    pv_tilt_spread_residential_deg: float = Field(5.0, ge=0.0, le=45.0)
+    pv_tilt_industrial_deg: float = Field(8.0, ge=0.0, le=90.0)
+    pv_azimuth_deg: float = Field(180.0, ge=0.0, lt=360.0)
+    pv_azimuth_spread_deg: float = Field(30.0, ge=0.0, le=180.0)
+    # System losses [%]: PVWatts v5 default total 14.08 % = 1 - prod(1 - l_i) over soiling 2,
+    # shading 3, snow 0, mismatch 2, wiring 2, connections 0.5, LID 1.5, nameplate 1,
+    # age 0, availability 3 % (Dobos 2014, PVWatts Version 5 Manual, NREL/TP-6A20-62641,
+    # "System losses"; pvlib.pvsystem.pvwatts_losses gives the same total).
+    pv_losses_percent: float = Field(14.08, ge=0.0, lt=100.0)
+    # Nominal inverter efficiency: PVWatts v5 eta_inv_nom = 0.96 (NREL/TP-6A20-62641,
+    # inverter model; pvlib.inverter.pvwatts default).
+    pv_inverter_efficiency: float = Field(0.96, gt=0.0, le=1.0)
+    # Power temperature coefficient gamma_pdc [1/degC]: PVWatts "standard" (crystalline
+    # silicon) module. The v5 manual (NREL/TP-6A20-62641, module types) lists -0.47 %/degC
+    # for the modules of 2014; PVWatts Version 8 updated "standard" to -0.37 %/degC for
+    # current mono-Si modules - the value used here.
+    pv_gamma_pdc_per_c: float = Field(-0.0037, ge=-0.01, le=0.0)
+    # Probabilistic forecast quantiles (P10/P50/P90; Solar Forecast Arbiter convention).
+    forecast_quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+
     # --- data ---------------------------------------------------------------------
     feeders_dir: Path = Field(default_factory=lambda: project_root() / "feeders")
     default_feeder: str = "xt-county-rural"
@@ -92,6 +122,9 @@ class Settings(BaseSettings):
             raise ValueError("vm_min_pu must be below vm_max_pu")
         if self.pf_vm_sanity_min_pu >= self.vm_min_single_phase_pu:
             raise ValueError("pf_vm_sanity_min_pu must be below every voltage limit")
+        q = self.forecast_quantiles
+        if not q or any(not 0.0 < x < 1.0 for x in q) or list(q) != sorted(set(q)):
+            raise ValueError("forecast_quantiles must be increasing values in (0, 1)")
         return self
 
 

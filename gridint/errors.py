@@ -14,6 +14,7 @@ __all__ = [
     "FeederError",
     "FeederValidationError",
     "ProfileError",
+    "WeatherError",
     "PowerFlowError",
     "PowerFlowNotConverged",
     "RuleViolation",
@@ -61,6 +62,13 @@ class FeederValidationError(FeederError):
 
 class ProfileError(GridintError):
     """Time-series profiles are missing, misaligned or out of range."""
+
+
+class WeatherError(GridintError):
+    """Weather data cannot be read or used (format, units, gaps, time zone, range).
+
+    Messages name the file, the field (column) and the allowed range.
+    """
 
 
 class PowerFlowError(GridintError):
