@@ -30,7 +30,9 @@ test: $(STAMP)
 
 ## bench: the benchmarks of sims/ (results go to sims/RESULTS.md)
 bench: $(STAMP)
-	$(PY) sims/bench_powerflow.py --out sims/RESULTS.md
+	$(PY) -m sims.bench_powerflow --out
+	$(PY) -m sims.bench_pvfleet --out
+	$(PY) -m sims.backtest_forecast --out
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -31,7 +31,6 @@ import datetime as dt
 import logging
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -222,14 +221,10 @@ def render(fig: dict) -> str:
 
 
 def write_section(text: str, path: Path = RESULTS_MD) -> None:
-    """Replace (or append) our section of ``sims/RESULTS.md``, keeping the others."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Results\n"
-    pattern = re.compile(r"^" + re.escape(SECTION) + r"\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(old):
-        new = pattern.sub(lambda _: text.rstrip() + "\n\n", old, count=1)
-    else:
-        new = old.rstrip() + "\n\n" + text
-    path.write_text(new.rstrip() + "\n", encoding="utf-8")
+    """Replace (or append) this script's section of ``sims/RESULTS.md``, keeping the others."""
+    from sims._results import write_section as _write
+
+    _write(SECTION, text, path)
 
 
 def main(argv=None) -> int:

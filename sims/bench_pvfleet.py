@@ -32,7 +32,6 @@ import gc
 import logging
 import os
 import platform
-import re
 import subprocess
 import time
 import types
@@ -464,14 +463,10 @@ def render(info: dict, speed: dict, pf: dict, yl: dict, sv: dict, elapsed_s: flo
 
 
 def write_section(text: str, path: Path = RESULTS_MD) -> None:
-    """Replace (or append) our section of ``sims/RESULTS.md``, keeping the others."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Results\n"
-    pattern = re.compile(r"^" + re.escape(SECTION) + r"\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(old):
-        new = pattern.sub(lambda _: text.rstrip() + "\n\n", old, count=1)
-    else:
-        new = old.rstrip() + "\n\n" + text
-    path.write_text(new.rstrip() + "\n", encoding="utf-8")
+    """Replace (or append) this script's section of ``sims/RESULTS.md``, keeping the others."""
+    from sims._results import write_section as _write
+
+    _write(SECTION, text, path)
 
 
 # --------------------------------------------------------------------------- main

@@ -73,8 +73,6 @@ January mean 5.5 degC, July mean 29.5 degC.
 
 from __future__ import annotations
 
-import gzip
-import io
 import logging
 from datetime import date
 from pathlib import Path
@@ -82,6 +80,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gridint._io import write_reproducible
 from gridint.errors import ProfileError
 
 __all__ = [
@@ -478,14 +477,7 @@ def write_class_profiles(df: pd.DataFrame, path: str | Path) -> Path:
     table.index = pd.Index([t.isoformat() for t in df.index], name="time")
     text = table.to_csv(lineterminator="\n")
     data = text.encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".gz":
-        buf = io.BytesIO()
-        with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=9, mtime=0) as gz:
-            gz.write(data)
-        data = buf.getvalue()
-    path.write_bytes(data)
-    return path
+    return write_reproducible(path, data)
 
 
 def read_class_profiles(path: str | Path) -> pd.DataFrame:

@@ -81,7 +81,6 @@ Long C.N., Dutton E.G. (2002), BSRN Global Network recommended QC tests, V2.0.
 from __future__ import annotations
 
 import gzip
-import io
 import logging
 import math
 import re
@@ -93,6 +92,7 @@ import numpy as np
 import pandas as pd
 
 from gridint.config import get_settings, project_root
+from gridint._io import write_reproducible
 from gridint.errors import WeatherError
 
 __all__ = [
@@ -474,14 +474,7 @@ def write_weather(df: pd.DataFrame, path: str | Path) -> Path:
         table.insert(0, "issue_time", _iso(pd.DatetimeIndex(df["issue_time"])))
     table.index = pd.Index(_iso(df.index), name="time")
     data = table.to_csv(lineterminator="\n").encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".gz":
-        buf = io.BytesIO()
-        with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=9, mtime=0) as gz:
-            gz.write(data)
-        data = buf.getvalue()
-    path.write_bytes(data)
-    return path
+    return write_reproducible(path, data)
 
 
 def _stand_in_forecast(truth: pd.DataFrame, first_day: str, n_days: int, seed: int) -> pd.DataFrame:
