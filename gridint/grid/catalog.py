@@ -90,8 +90,13 @@ class Feeder:
                                "use a snapshot of its own loads and sgens")
         if self.profiles_ref == "simbench":
             return profiles_from_simbench(self.net, source=f"simbench:{self.name}")
+        from gridint.solar.fleet import fleet_profiles
+
         path = Path(self.profiles_ref)
-        return profiles_from_classes(self.net, read_shapes(path), source=str(path))
+        # loads from the class shapes; rooftop PV from the one PV model (pvlib fleet
+        # model on the default weather year), not from the file's 'pv' class shape
+        return fleet_profiles(self.net, profiles_from_classes(self.net, read_shapes(path),
+                                                             source=str(path)))
 
 
 def _catalog_path() -> Path:

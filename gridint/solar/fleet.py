@@ -755,3 +755,49 @@ def _step_hours(index: pd.DatetimeIndex) -> float:
         return get_settings().step_minutes / 60.0
     d = np.diff(index.asi8)
     return float(np.median(d)) / 3.6e12
+
+
+# --------------------------------------------------------------------------- profiles
+
+def fleet_profiles(net, profiles, weather: pd.DataFrame | None = None, *, loc=None):
+    """A feeder's profile year with every PV sgen from the fleet model.
+
+    The catalog's class shapes give loads; rooftop PV comes from this module
+    (pvlib on the weather), so every study sees one PV model. PV sgens run at
+    unity power factor (q = 0); other sgens keep their profile values.
+
+    Parameters
+    ----------
+    net : pandapowerNet
+    profiles : gridint.grid.profiles.ElementProfiles
+    weather : DataFrame, optional
+        Weather on ``profiles.time_index``; default the default weather year
+        mapped by month-day (:func:`gridint.solar.weather.weather_for_period`).
+    loc : pvlib.location.Location, optional
+
+    Returns
+    -------
+    ElementProfiles
+        A copy with ``sgen_p_mw`` / ``sgen_q_mvar`` of the PV sgens replaced [MW], [Mvar].
+    """
+    from gridint.grid.profiles import ElementProfiles
+
+    systems = pv_systems(net)
+    if not len(systems):
+        return profiles
+    index = profiles.time_index
+    if weather is None:
+        from gridint.solar.weather import weather_for_period
+
+        weather = weather_for_period(index[0], index[-1] + (index[-1] - index[-2]))
+    if len(weather) != len(index) or not weather.index.equals(index):
+        raise WeatherError(f"weather has {len(weather)} steps; the profiles need "
+                           f"{len(index)} steps from {index[0].isoformat()}")
+    ac_mw = fleet_ac_kw(systems, weather, loc) / 1000.0
+    values = dict(profiles.values)
+    for col, fill in (("p_mw", ac_mw.to_numpy()), ("q_mvar", 0.0)):
+        key = f"sgen_{col}"
+        frame = values[key].copy() if key in values else pd.DataFrame(index=index)
+        frame[systems.index] = fill
+        values[key] = frame[[c for c in net.sgen.index if c in frame.columns]]
+    return ElementProfiles(index, values, f"{profiles.source} + PV fleet model (gridint.solar.fleet)")

@@ -29,3 +29,17 @@ def test_profile_year_within_limits(name, catalog_feeder):
     # existing rooftop PV does not already push power back through any 台区 beyond beta
     reverse = -res.trafo_p_hv_mw / c.trafo_sn_mva
     assert reverse.max() <= s.reverse_load_rate_max
+
+
+def test_catalog_pv_comes_from_the_fleet_model(catalog_feeder):
+    """One PV model: the profile year's rooftop PV is the pvlib fleet model on the
+    default weather year, not a second, simplified shape."""
+    from gridint.solar.fleet import fleet_ac_kw, pv_systems
+    from gridint.solar.weather import default_weather
+
+    feeder = catalog_feeder("xt-county-rural")
+    systems = pv_systems(feeder.net)
+    expected_mw = fleet_ac_kw(systems, default_weather()).to_numpy() / 1000.0
+    got = feeder.profiles.values["sgen_p_mw"][systems.index].to_numpy()
+    np.testing.assert_allclose(got, expected_mw, rtol=0, atol=1e-12)
+    assert (feeder.profiles.values["sgen_q_mvar"][systems.index].to_numpy() == 0).all()
