@@ -22,6 +22,7 @@ __all__ = [
     "profiles_from_classes",
     "profiles_from_simbench",
     "locate_time",
+    "profile_positions",
 ]
 
 logger = logging.getLogger(__name__)
@@ -144,8 +145,8 @@ def profiles_from_simbench(net, source: str = "simbench") -> ElementProfiles:
     return ElementProfiles(index, values, source)
 
 
-def locate_time(time_index: pd.DatetimeIndex, when: pd.Timestamp) -> int:
-    """Position of the step containing ``when`` in a profile year.
+def profile_positions(time_index: pd.DatetimeIndex, when: pd.DatetimeIndex) -> np.ndarray:
+    """Positions of the profile steps containing each of ``when`` (vectorised).
 
     A time of another year is mapped by month, day and time of day in the
     profile's own time zone (29 February falls back to 28 February when the
@@ -155,29 +156,58 @@ def locate_time(time_index: pd.DatetimeIndex, when: pd.Timestamp) -> int:
     ----------
     time_index : DatetimeIndex
         Regular, time-zone aware profile index.
-    when : Timestamp
+    when : DatetimeIndex
+        Time-zone aware, or naive meaning the profile's time zone.
+
+    Returns
+    -------
+    ndarray of int
+
+    Raises
+    ------
+    ProfileError
+        A time falls outside the profile period.
+    """
+    tz = time_index.tz
+    when = pd.DatetimeIndex(when)
+    ts = when.tz_localize(tz) if when.tz is None else when.tz_convert(tz)
+    year = time_index[0].year
+    day = ts.day.to_numpy()
+    if not pd.Timestamp(year=year, month=1, day=1).is_leap_year:
+        day = np.where((ts.month == 2) & (day == 29), 28, day)
+    wall = ts.tz_localize(None)
+    local = pd.DatetimeIndex(pd.to_datetime(pd.DataFrame({
+        "year": np.full(len(ts), year), "month": ts.month, "day": day})))
+    local = (local + (wall - wall.normalize())).tz_localize(
+        tz, ambiguous="NaT", nonexistent="shift_forward")
+    same_year = np.asarray(ts.year == year)
+    ns = np.where(same_year, ts.asi8, local.asi8)
+    mapped = pd.DatetimeIndex(ns.astype("datetime64[ns]")).tz_localize("UTC").tz_convert(tz)
+    pos = time_index.searchsorted(mapped, side="right") - 1
+    step = time_index[-1] - time_index[-2]
+    bad = (pos < 0) | (mapped >= time_index[-1] + step) | pd.isna(mapped)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ProfileError(f"time {when[k]} is outside the profile period "
+                           f"{time_index[0].isoformat()} .. {time_index[-1].isoformat()}")
+    return np.asarray(pos, dtype=np.int64)
+
+
+def locate_time(time_index: pd.DatetimeIndex, when) -> int:
+    """Position of the profile step containing one time (see :func:`profile_positions`).
+
+    Parameters
+    ----------
+    time_index : DatetimeIndex
+        Regular, time-zone aware profile index.
+    when : Timestamp or str
         Time-zone aware, or naive meaning the profile's time zone.
 
     Returns
     -------
     int
-        Step position (the interval that contains ``when``).
     """
-    tz = time_index.tz
-    ts = pd.Timestamp(when)
-    ts = ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
-    year = time_index[0].year
-    if ts.year != year:
-        month, day = ts.month, ts.day
-        if month == 2 and day == 29 and not pd.Timestamp(year=year, month=1, day=1).is_leap_year:
-            day = 28
-        ts = pd.Timestamp(year=year, month=month, day=day, hour=ts.hour, minute=ts.minute,
-                          second=ts.second, tz=tz)
-    pos = int(time_index.searchsorted(ts, side="right")) - 1
-    if pos < 0 or ts >= time_index[-1] + (time_index[-1] - time_index[-2]):
-        raise ProfileError(f"time {when} is outside the profile period "
-                           f"{time_index[0].isoformat()} .. {time_index[-1].isoformat()}")
-    return pos
+    return int(profile_positions(time_index, pd.DatetimeIndex([pd.Timestamp(when)]))[0])
 
 
 def read_shapes(path: Path) -> pd.DataFrame:

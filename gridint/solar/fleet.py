@@ -92,6 +92,7 @@ import pvlib
 
 from gridint.config import get_settings
 from gridint.errors import FeederError, ProfileError, WeatherError
+from gridint.grid.profiles import profile_positions  # noqa: F401  (re-exported)
 
 __all__ = [
     "SYSTEM_COLUMNS",
@@ -594,53 +595,6 @@ def bus_pv_kw(systems: pd.DataFrame, ac_kw: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- power flow
-
-def profile_positions(time_index: pd.DatetimeIndex, when: pd.DatetimeIndex) -> np.ndarray:
-    """Positions of the profile steps containing each of ``when`` (vectorised).
-
-    The same mapping as :func:`gridint.grid.profiles.locate_time`: times of
-    another year map by month, day and time of day in the profile's time zone
-    (29 February -> 28 February when the profile year is not a leap year).
-
-    Parameters
-    ----------
-    time_index : DatetimeIndex
-        Regular, time-zone aware profile index.
-    when : DatetimeIndex
-        Time-zone aware, or naive meaning the profile's time zone.
-
-    Returns
-    -------
-    ndarray of int
-
-    Raises
-    ------
-    ProfileError
-        A time falls outside the profile period.
-    """
-    tz = time_index.tz
-    when = pd.DatetimeIndex(when)
-    ts = when.tz_localize(tz) if when.tz is None else when.tz_convert(tz)
-    year = time_index[0].year
-    day = ts.day.to_numpy()
-    if not pd.Timestamp(year=year, month=1, day=1).is_leap_year:
-        day = np.where((ts.month == 2) & (day == 29), 28, day)
-    wall = ts.tz_localize(None)
-    local = pd.DatetimeIndex(pd.to_datetime(pd.DataFrame({
-        "year": np.full(len(ts), year), "month": ts.month, "day": day})))
-    local = (local + (wall - wall.normalize())).tz_localize(
-        tz, ambiguous="NaT", nonexistent="shift_forward")
-    same_year = np.asarray(ts.year == year)
-    ns = np.where(same_year, ts.asi8, local.asi8)
-    mapped = pd.DatetimeIndex(ns.astype("datetime64[ns]")).tz_localize("UTC").tz_convert(tz)
-    pos = time_index.searchsorted(mapped, side="right") - 1
-    step = time_index[-1] - time_index[-2]
-    bad = (pos < 0) | (mapped >= time_index[-1] + step) | pd.isna(mapped)
-    if bad.any():
-        k = int(np.argmax(bad))
-        raise ProfileError(f"time {when[k]} is outside the profile period "
-                           f"{time_index[0].isoformat()} .. {time_index[-1].isoformat()}")
-    return np.asarray(pos, dtype=np.int64)
 
 
 def pv_injections(compiled, feeder, weather: pd.DataFrame | None = None, *,

@@ -219,17 +219,20 @@ def test_bus_pv_kw_sums_per_bus(year, rural):
 
 # ------------------------------------------------------------------ power flow
 
-def test_profile_positions_match_locate_time(rural):
-    ti = rural.profiles.time_index
-    when = pd.date_range("2031-02-27 22:00", "2031-03-01 03:00", freq="15min", tz="Asia/Shanghai")
-    when = when.append(pd.date_range("2024-12-31 20:00", periods=12, freq="15min", tz="UTC")
-                       .tz_convert("Asia/Shanghai"))
-    np.testing.assert_array_equal(fleet.profile_positions(ti, when),
-                                  [locate_time(ti, t) for t in when])
+def test_profile_positions_map_any_date_by_month_day(rural):
+    ti = rural.profiles.time_index  # 2024, Asia/Shanghai, 15 min
+    when = pd.DatetimeIndex(["2031-02-28 22:07", "2031-03-01 00:00", "2024-07-15 12:00",
+                             "2024-12-31 15:50"], tz="Asia/Shanghai")
+    when = when.append(pd.DatetimeIndex(["2024-12-31 15:50"], tz="UTC").tz_convert("Asia/Shanghai"))
+    expected = [ti.get_loc(pd.Timestamp(t, tz="Asia/Shanghai")) for t in
+                ("2024-02-28 22:00", "2024-03-01 00:00", "2024-07-15 12:00",
+                 "2024-12-31 15:45", "2024-12-31 23:45")]
+    np.testing.assert_array_equal(fleet.profile_positions(ti, when), expected)
+    assert locate_time(ti, "2031-02-28T22:07+08:00") == expected[0]
     non_leap = pd.date_range("2023-01-01", periods=365 * 96, freq="15min", tz="Asia/Shanghai")
     feb29 = pd.date_range("2028-02-29 11:00", periods=4, freq="15min", tz="Asia/Shanghai")
-    np.testing.assert_array_equal(fleet.profile_positions(non_leap, feb29),
-                                  [locate_time(non_leap, t) for t in feb29])
+    start = non_leap.get_loc(pd.Timestamp("2023-02-28 11:00", tz="Asia/Shanghai"))
+    np.testing.assert_array_equal(fleet.profile_positions(non_leap, feb29), start + np.arange(4))
     with pytest.raises(ProfileError):
         fleet.profile_positions(non_leap[:96], feb29)
 
