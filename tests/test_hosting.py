@@ -99,3 +99,20 @@ def test_bad_inputs():
         nodal_hosting_capacity(c, p, q, 5, shape=np.array([1.0, 2.0]))
     with pytest.raises(GridintError, match="bus 999"):
         nodal_hosting_capacity(c, p, q, 999)
+
+
+def test_screened_year_equals_full_bisection(catalog_feeder):
+    """Screening + confirmation on every step gives the full-bisection answer."""
+    feeder = catalog_feeder("xt-county-rural")
+    prof = feeder.profiles
+    c = compile_net(feeder.net)
+    p, q = element_injections(c, **prof.as_kwargs())
+    pv = prof.values["sgen_p_mw"].sum(axis=1).to_numpy()
+    shape = pv / pv.max()
+    bus = int(feeder.net.trafo.lv_bus.iloc[5])
+    full = nodal_hosting_capacity(c, p, q, bus, shape=shape, time_index=prof.time_index,
+                                  screen_steps=None)
+    fast = nodal_hosting_capacity(c, p, q, bus, shape=shape, time_index=prof.time_index)
+    assert abs(fast.hc_kw - full.hc_kw) <= max(1.0, 0.005 * full.hc_kw)
+    assert fast.binding.constraint == full.binding.constraint
+    assert fast.n_power_flows < full.n_power_flows / 3

@@ -85,6 +85,18 @@ class BatchResult:
             self.trafo_loading_percent, self.trafo_p_hv_mw, self.trafo_q_hv_mvar,
             self.losses_mw, self.converged, self.iterations)))
 
+    def take(self, steps) -> "BatchResult":
+        """The result restricted to some steps (positions or a boolean mask)."""
+        idx = np.arange(self.n_steps)[steps]
+        return BatchResult(
+            compiled=self.compiled, vm_pu=self.vm_pu[idx], va_degree=self.va_degree[idx],
+            line_loading_percent=self.line_loading_percent[idx],
+            trafo_loading_percent=self.trafo_loading_percent[idx],
+            trafo_p_hv_mw=self.trafo_p_hv_mw[idx], trafo_q_hv_mvar=self.trafo_q_hv_mvar[idx],
+            losses_mw=self.losses_mw[idx], converged=self.converged[idx],
+            iterations=self.iterations[idx], runtime_s=self.runtime_s,
+            time_index=None if self.time_index is None else self.time_index[idx])
+
     def vm_frame(self) -> pd.DataFrame:
         """Bus voltages as a DataFrame (index: time or step, columns: bus index)."""
         return pd.DataFrame(self.vm_pu, index=self.time_index,
