@@ -27,3 +27,45 @@ def write_section(section: str, text: str, path: Path = RESULTS_MD) -> None:
     else:
         new = old.rstrip() + "\n\n" + text
     path.write_text(new.rstrip() + "\n", encoding="utf-8")
+
+
+def machine_and_commit(watched: str) -> tuple[str, float, str]:
+    """CPU model, RAM [GB] and git commit of this run.
+
+    Parameters
+    ----------
+    watched : str
+        Source folder whose uncommitted changes are noted after the commit
+        (e.g. ``"gridint/powerflow"``).
+
+    Returns
+    -------
+    cpu : str
+    ram_gb : float
+    commit : str
+        Short hash, plus ``" + uncommitted changes in <watched>"`` when dirty.
+    """
+    import platform
+    import subprocess
+
+    repo = RESULTS_MD.parent.parent
+    cpu, ram_gb = platform.processor() or "?", float("nan")
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram_gb = int(line.split()[1]) / 1024 ** 2
+    except OSError:
+        pass
+    commit, dirty = "?", ""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=str(repo),
+                                capture_output=True, text=True, timeout=10).stdout.strip() or "?"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", watched], cwd=str(repo),
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except Exception:  # noqa: BLE001 - no git is fine
+        pass
+    return cpu, ram_gb, commit + (f" + uncommitted changes in {watched}" if dirty else "")

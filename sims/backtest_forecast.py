@@ -31,7 +31,6 @@ import datetime as dt
 import logging
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -54,29 +53,12 @@ def machine_info() -> dict:
     """CPU, cores, RAM, versions and date of this run."""
     import pvlib
 
-    cpu = platform.processor() or "?"
-    ram_gb = float("nan")
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                ram_gb = int(line.split()[1]) / 1024 ** 2
-    except OSError:
-        pass
-    commit, dirty = "?", ""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=str(REPO), capture_output=True,
-                                text=True, timeout=10).stdout.strip() or "?"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "gridint/solar"], cwd=str(REPO),
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except Exception:  # noqa: BLE001 - no git is fine
-        pass
+    from sims._results import machine_and_commit
+
+    cpu, ram_gb, commit = machine_and_commit("gridint/solar")
     return {"date": dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
             "cpu": cpu, "cores": os.cpu_count(), "ram_gb": ram_gb,
-            "commit": commit + (" + uncommitted changes in gridint/solar" if dirty else ""),
+            "commit": commit,
             "python": platform.python_version(), "numpy": np.__version__, "pandas": pd.__version__,
             "pvlib": pvlib.__version__}
 

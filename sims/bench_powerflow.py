@@ -192,31 +192,11 @@ def machine_info() -> dict:
     import pandapower
     import simbench
 
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram_gb = float("nan")
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                ram_gb = int(line.split()[1]) / 1024 ** 2
-    except OSError:
-        pass
-    commit, dirty = "?", ""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=str(REPO),
-                                capture_output=True, text=True, timeout=10).stdout.strip() or "?"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "gridint/powerflow"],
-                               cwd=str(REPO), capture_output=True, text=True, timeout=10).stdout.strip()
-    except Exception:
-        pass
+    from sims._results import machine_and_commit
+
+    cpu, ram_gb, commit = machine_and_commit("gridint/powerflow")
     return {
-        "gridint_commit": commit + (" + uncommitted changes in gridint/powerflow" if dirty else ""),
+        "gridint_commit": commit,
         "gridint_src_start": gridint_source_hash(),
         "date": dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
         "cpu": cpu,

@@ -32,7 +32,6 @@ import gc
 import logging
 import os
 import platform
-import subprocess
 import time
 import types
 import warnings
@@ -101,34 +100,16 @@ def machine_info() -> dict:
     """CPU, cores, RAM, versions and date of this run."""
     import pvlib
 
-    cpu = platform.processor() or "?"
-    ram_gb = float("nan")
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                ram_gb = int(line.split()[1]) / 1024 ** 2
-    except OSError:
-        pass
-    commit, dirty = "?", ""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=str(REPO),
-                                capture_output=True, text=True, timeout=10).stdout.strip() or "?"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "gridint/solar"],
-                               cwd=str(REPO), capture_output=True, text=True,
-                               timeout=10).stdout.strip()
-    except Exception:  # noqa: BLE001
-        pass
+    from sims._results import machine_and_commit
+
+    cpu, ram_gb, commit = machine_and_commit("gridint/solar")
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover
         cores = os.cpu_count()
     return {
         "date": dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
-        "commit": commit + (" + uncommitted changes in gridint/solar" if dirty else ""),
+        "commit": commit,
         "cpu": cpu, "cores": cores, "ram_gb": ram_gb,
         "python": platform.python_version(), "numpy": np.__version__,
         "pandas": pd.__version__, "pvlib": pvlib.__version__,
