@@ -112,9 +112,24 @@ class Settings(BaseSettings):
     # Probabilistic forecast quantiles (P10/P50/P90; Solar Forecast Arbiter convention).
     forecast_quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
 
+    # --- connection requests (issue 6) ---------------------------------------------
+    # Largest AC rating accepted in a request body [kW]: 20 MW, the top of the 35 kV class of
+    # Q/GDW 1480 / GB/T 50865 (anything above is not distributed PV).
+    request_ac_kw_max: float = Field(20_000.0, gt=0.0)
+    # Plausible DC/AC ratio of a PV system (NB/T 10394 / PVsyst practice: 1.0-1.8 common).
+    request_dc_ac_ratio_min: float = Field(0.5, gt=0.0)
+    request_dc_ac_ratio_max: float = Field(2.0, gt=0.0)
+    # Inverter power factor range: GB/T 29319 (0.95 leading .. 0.95 lagging).
+    inverter_pf_min: float = Field(0.95, gt=0.0, le=1.0)
+
     # --- data ---------------------------------------------------------------------
     feeders_dir: Path = Field(default_factory=lambda: project_root() / "feeders")
     default_feeder: str = "xt-county-rural"
+    # Database: SQLite file by default (WAL, foreign keys on); PostgreSQL via
+    # GRIDINT_DATABASE_URL=postgresql+psycopg://user@host/db.
+    database_url: str = "sqlite:///gridint.db"
+    # Start the APScheduler jobs in the API lifespan (tests switch it off).
+    scheduler_enabled: bool = True
 
     @model_validator(mode="after")
     def _check_bands(self) -> "Settings":
