@@ -153,6 +153,27 @@ class Settings(BaseSettings):
     request_dc_ac_ratio_max: float = Field(2.0, gt=0.0)
     # Inverter power factor range: GB/T 29319 (0.95 leading .. 0.95 lagging).
     inverter_pf_min: float = Field(0.95, gt=0.0, le=1.0)
+    # Connection voltage by AC capacity (Q/GDW 1480-2015 5.2, GB/T 50865-2013 6.1):
+    # <= 8 kW 220 V single-phase; 8-400 kW 380 V; 400 kW-6 MW 10 kV; 6-20 MW 35 kV
+    # (outside a 10 kV feeder study: referred to a manual study).
+    connect_single_phase_max_kw: float = Field(8.0, gt=0.0)
+    connect_lv_max_kw: float = Field(400.0, gt=0.0)
+    connect_mv_max_kw: float = Field(6000.0, gt=0.0)
+    # Categories and their allowed modes (NEA distributed-PV management rules, 2025,
+    # art. 4-5; DESIGN.md): general C&I <= 6 MW at <= 10 kV.
+    allowed_modes: dict[str, tuple[str, ...]] = {
+        "residential_natural_person": ("full_export", "full_self_consumption", "surplus_export"),
+        "residential_non_natural_person": ("full_export", "full_self_consumption",
+                                           "surplus_export"),
+        "general_ci": ("full_self_consumption", "surplus_export"),
+        "large_ci": ("full_self_consumption",),
+    }
+    general_ci_max_kw: float = Field(6000.0, gt=0.0)
+    # Battery counter-offer: energy per kW of battery power [h] (2 h: the usual
+    # "new energy + storage" ratio of Hunan's 2023 provincial rules, 10-20 % x 2 h).
+    counter_offer_battery_hours: float = Field(2.0, gt=0.0, le=12.0)
+    # Counter-offer search grid (values tried per stacked AC check) and refinements.
+    counter_offer_grid: int = Field(16, ge=4, le=128)
 
     # --- data ---------------------------------------------------------------------
     feeders_dir: Path = Field(default_factory=lambda: project_root() / "feeders")

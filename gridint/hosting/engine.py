@@ -48,7 +48,7 @@ from gridint.powerflow.compile import CompiledNet
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Binding", "Site", "SiteResult", "Monitor", "solve_sites", "peak_shave_kw"]
+__all__ = ["Binding", "Site", "SiteResult", "Monitor", "check_sites", "solve_sites", "peak_shave_kw"]
 
 #: rows per stacked power-flow call (memory bound: rows x buses x 8 B x ~6 arrays)
 _CHUNK_ROWS = 60_000
@@ -386,33 +386,47 @@ def _resolution(x: float, resolution_kw: float, rel: float) -> float:
     return max(resolution_kw, rel * x)
 
 
+def _top(score: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` largest values (deterministic; order not meaningful)."""
+    if k >= len(score):
+        return np.arange(len(score))
+    return np.sort(np.argpartition(-score, k - 1)[:k])
+
+
+def _screen_common(study: _Study, n: int):
+    """Feeder-wide screening picks and the arrays the per-site picks need (cached)."""
+    cache = study.__dict__.setdefault("_screen_cache", {})
+    if n not in cache:
+        base, c, shape = study.base, study.c, study.shape
+        vm = np.nan_to_num(base.vm_pu, nan=0.0)
+        vm_max = vm.max(axis=1)
+        rev = ((-base.trafo_p_hv_mw / c.trafo_sn_mva[None, :]).max(axis=1)
+               if base.trafo_p_hv_mw.size else np.zeros(base.n_steps))
+        load = (np.nan_to_num(base.line_loading_percent, nan=0.0).max(axis=1)
+                if base.line_loading_percent.size else np.zeros(base.n_steps))
+        k = max(1, n // 5)
+        common = np.unique(np.concatenate([
+            _top(sc, k) for sc in (shape, shape * vm_max, shape + rev,
+                                   shape * (1.0 + load / 100.0))]))
+        cache[n] = (common, vm, vm_max, rev, k)
+    return cache[n]
+
+
 def screen_steps(study: _Study, sites: Sequence[Site], n: int) -> list[np.ndarray]:
     """Steps most likely to bind each site: high PV output with high voltage at the
     site or anywhere, strong reverse flow or loading (whole set if small)."""
     if study.n_steps <= 2 * n:
         return [np.arange(study.n_steps)] * len(sites)
-    base, c = study.base, study.c
+    common, vm, vm_max, rev, k = _screen_common(study, n)
     shape = study.shape
-    vm_max = np.nan_to_num(base.vm_pu, nan=0.0).max(axis=1)
-    rev = ((-base.trafo_p_hv_mw / c.trafo_sn_mva[None, :]).max(axis=1)
-           if base.trafo_p_hv_mw.size else np.zeros(base.n_steps))
-    load = (np.nan_to_num(base.line_loading_percent, nan=0.0).max(axis=1)
-            if base.line_loading_percent.size else np.zeros(base.n_steps))
-    k = max(1, n // 5)
-    common = np.unique(np.concatenate([
-        np.argsort(-sc, kind="stable")[:k]
-        for sc in (shape, shape * vm_max, shape + rev, shape * (1.0 + load / 100.0))]))
-    vm = np.nan_to_num(base.vm_pu, nan=0.0)
     out = []
     for site in sites:
+        v_site = vm[:, site.cols[0]] if len(site.cols) == 1 else vm[:, site.cols] @ site.weights
         if site.plain:
-            sc = shape * (vm[:, site.cols] @ site.weights)
-            own = np.argsort(-sc, kind="stable")[:k]
-            out.append(np.union1d(common, own))
+            out.append(np.union1d(common, _top(shape * v_site, k)))
         else:  # a shaped site: its own output replaces the shape
             u = study.unit_output(site, 1.0)
-            picks = [np.argsort(-sc, kind="stable")[:k]
-                     for sc in (u, u * vm_max, u + rev, u * (vm[:, site.cols] @ site.weights))]
+            picks = [_top(sc, k) for sc in (u, u * vm_max, u + rev, u * v_site)]
             out.append(np.unique(np.concatenate(picks)))
     return out
 
@@ -606,3 +620,42 @@ def _confirm(study: _Study, sites, states, n_add: int) -> dict:
     logger.debug("confirmation: %d candidate steps over %d sites, %d sites broke",
                  int(mask.sum()), n_sites, sum(len(b) > 0 for b in bad))
     return {"bad": bad, "n_checked": n_checked}
+
+
+def check_sites(study: _Study, trials: Sequence[tuple[Site, float]], *,
+                n_screen: int | None = 96, confirm: bool = True
+                ) -> list[tuple[bool, Binding | None]]:
+    """Does each (site, rating) fit? AC on the screened steps, then confirmed on
+    every step a linear bound cannot clear (as in :func:`solve_sites`).
+
+    Returns
+    -------
+    list of (fits, binding)
+        ``binding`` is the worst new violation where it does not fit.
+    """
+    if not trials:
+        return []
+    sites = [t[0] for t in trials]
+    steps = screen_steps(study, sites, n_screen) if n_screen else \
+        [np.arange(study.n_steps)] * len(sites)
+    rs = study.run_trials([(site, float(x), st) for (site, x), st in zip(trials, steps)])
+    out: list[tuple[bool, Binding | None] | None] = [None] * len(trials)
+    conf_idx, states = [], []
+    for i, ((site, x), st, r) in enumerate(zip(trials, steps, rs)):
+        ok, binding, _ = study.verdict(r, st)
+        if not ok or not confirm or len(st) == study.n_steps or x <= 0:
+            out[i] = (ok, binding)
+            continue
+        conf_idx.append(i)
+        states.append(_State(steps=st, lo=float(x), x_prev=float(x), r_prev=r))
+    if conf_idx:
+        bad = _confirm(study, [sites[i] for i in conf_idx], states, 8)["bad"]
+        again = [(sites[i], trials[i][1], b) for i, b in zip(conf_idx, bad) if len(b)]
+        res_again = iter(study.run_trials(again))
+        for i, b in zip(conf_idx, bad):
+            if len(b):
+                ok, binding, _ = study.verdict(next(res_again), b)
+                out[i] = (ok, binding)
+            else:
+                out[i] = (True, None)
+    return out  # type: ignore[return-value]
