@@ -161,8 +161,9 @@ class Monitor:
         rev = (-res.trafo_p_hv_mw / c.trafo_sn_mva[None, :]) if len(c.trafo_sn_mva) else \
             np.zeros((res.n_steps, 0))
         r = np.concatenate([res.vm_pu, res.line_loading_percent, res.trafo_loading_percent, rev],
-                           axis=1) / self.limits[None, :]
-        r = np.nan_to_num(r, nan=-np.inf, posinf=np.inf, neginf=-np.inf)
+                           axis=1)
+        r /= self.limits[None, :]
+        r[np.isnan(r)] = -np.inf
         r[~res.converged] = np.inf
         return r
 

@@ -92,13 +92,29 @@ def default_pv_shape(time_index: pd.DatetimeIndex, weather: pd.DataFrame | None 
     time_index : DatetimeIndex
         Steps (time-zone aware or naive local time).
     weather : DataFrame, optional
-        Weather on the same wall-clock steps; default the default year.
+        Weather on the same wall-clock steps; default the default year (then the
+        shape is computed once per profile year and settings, and kept).
 
     Returns
     -------
     ndarray (steps,)
         In [0, 1].
     """
+    idx = pd.DatetimeIndex(time_index)
+    if weather is None and len(idx):
+        key = (idx[0].isoformat(), idx[-1].isoformat(), len(idx), str(idx.tz),
+               get_settings().model_dump_json())
+        if key not in _SHAPES:
+            _SHAPES.clear()  # one profile year at a time is the common case
+            _SHAPES[key] = _pv_shape(idx, None)
+        return _SHAPES[key].copy()
+    return _pv_shape(idx, weather)
+
+
+_SHAPES: dict = {}
+
+
+def _pv_shape(time_index: pd.DatetimeIndex, weather) -> np.ndarray:
     from gridint.solar.fleet import DEFAULT_DC_AC_RATIO, fleet_ac_kw
     from gridint.solar.weather import weather_for_period
 
@@ -184,14 +200,17 @@ def _prepare(feeder, steps: str, weather=None):
     return c, p, q, shape, prof.time_index, steps
 
 
-def _feeder_buses(net, compiled: CompiledNet) -> np.ndarray:
+def _feeder_buses(net, compiled: CompiledNet, voltage_kv: float = float("nan")) -> np.ndarray:
     """Columns of the buses that belong to the studied feeder: supplied, not an
-    ext_grid bus, not in a neighbour zone (behind a normally-open tie)."""
+    ext_grid bus, not in a neighbour zone (behind a normally-open tie), not above
+    the feeder's nominal voltage (the upstream grid of a SimBench MV net)."""
     bus = net.bus.loc[compiled.bus_index]
     zone = bus["zone"].astype(str).to_numpy() if "zone" in bus else np.full(len(bus), "")
     ext = set(net.ext_grid.loc[net.ext_grid.in_service.astype(bool), "bus"].astype(int))
     keep = (compiled.bus_solver >= 0) & ~np.char.endswith(zone.astype(str), "-neighbour") \
         & ~np.isin(compiled.bus_index, list(ext))
+    if math.isfinite(voltage_kv) and voltage_kv > 0:
+        keep &= compiled.bus_vn_kv <= 1.05 * voltage_kv
     return np.flatnonzero(keep)
 
 
@@ -303,7 +322,7 @@ def feeder_hosting_capacity(feeder, *, steps: str | None = None, queue: Iterable
     net = feeder.net
     c, p, q, shape, tindex, mode = _prepare(feeder, steps, weather)
     study = _Study(c, p, q, shape, tindex, progress=progress)
-    cols = _feeder_buses(net, c)
+    cols = _feeder_buses(net, c, feeder.voltage_kv)
     if buses is not None:
         wanted = {str(b) for b in buses}
         unknown = wanted - set(c.bus_names[cols])

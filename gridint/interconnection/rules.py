@@ -98,7 +98,7 @@ class _FeederContext:
         self.version = feeder_version(self.feeder)
         steps = "year" if self.feeder.has_profiles else "snapshot"
         self.c, self.p, self.q, self.shape, self.tindex, self.mode = _prepare(self.feeder, steps)
-        cols = _feeder_buses(self.feeder.net, self.c)
+        cols = _feeder_buses(self.feeder.net, self.c, self.feeder.voltage_kv)
         self.bus_col = {str(self.c.bus_names[i]): int(i) for i in cols}
         net = self.feeder.net
         self.trafo_lv = {str(n): str(self.c.bus_names[self.c.bus_position(int(b))])
