@@ -119,15 +119,15 @@ def island_expectation(d_h, t_isl_h, thr_h, e_max_kwh, e_min_kwh, p_max_kw, eff,
 @njit(cache=True)
 def mc_accumulate(ev_comp, ev_time_h, ev_ttr_h, comp_zone, zone_ptr, zone_load, zone_kind, zone_time_h,
                   zone_island, isl_e_max, isl_e_min, isl_p_max, isl_soc, isl_net_kw, eff, t_isl_h, thr_h,
-                  n_years, n_loads, year_h):
-    """Accumulate interruptions of every load point, year by year, over failure events.
+                  n_years, customers, p_avg_mw, year_h):
+    """Accumulate interruptions over failure events: load-point totals and yearly system totals.
 
     Parameters
     ----------
     ev_comp, ev_time_h, ev_ttr_h : ndarray
         Failure events: component, time [h from the start], repair time [h].
     comp_zone : ndarray of int
-        Zone of each component.
+        Zone of each component (-1: not energised).
     zone_ptr, zone_load, zone_kind, zone_time_h, zone_island : ndarray
         Restoration table in CSR form: for zone ``z`` the entries
         ``zone_ptr[z]:zone_ptr[z + 1]`` list the interrupted loads, their kind (1 switched,
@@ -138,22 +138,29 @@ def mc_accumulate(ev_comp, ev_time_h, ev_ttr_h, comp_zone, zone_ptr, zone_load, 
         State of charge [0..1] and net load [kW] per hour of the profile year.
     eff, t_isl_h, thr_h : float
         Storage efficiency, island forming time [h], sustained threshold [h].
-    n_years, n_loads : int
+    n_years : int
+    customers, p_avg_mw : ndarray
+        Customers and average demand [MW] of each load point.
     year_h : float
         Hours per simulated year.
 
     Returns
     -------
-    n_sust : ndarray of int32, shape (n_years, n_loads)
-        Sustained interruptions.
-    dur_h : ndarray of float64, shape (n_years, n_loads)
-        Sustained interruption hours.
-    n_mom : ndarray of int32, shape (n_years, n_loads)
-        Momentary interruptions.
+    n_sust, dur_h, n_mom : ndarray, shape (n_loads,)
+        Sustained interruptions, sustained hours, momentary interruptions per load point
+        over all years.
+    year_ci, year_cmi, year_cmom, year_ens : ndarray, shape (n_years,)
+        Per simulated year: customer interruptions, customer hours, customer momentary
+        interruptions (all sustained unless named), energy not supplied [MWh].
     """
-    n_sust = np.zeros((n_years, n_loads), dtype=np.int32)
-    dur_h = np.zeros((n_years, n_loads), dtype=np.float64)
-    n_mom = np.zeros((n_years, n_loads), dtype=np.int32)
+    n_loads = customers.shape[0]
+    n_sust = np.zeros(n_loads, dtype=np.int64)
+    dur_h = np.zeros(n_loads, dtype=np.float64)
+    n_mom = np.zeros(n_loads, dtype=np.int64)
+    year_ci = np.zeros(n_years, dtype=np.float64)
+    year_cmi = np.zeros(n_years, dtype=np.float64)
+    year_cmom = np.zeros(n_years, dtype=np.float64)
+    year_ens = np.zeros(n_years, dtype=np.float64)
     n_isl = isl_e_max.shape[0]
     cache_d = np.full(max(n_isl, 1), -1.0)
     cache_v = np.zeros(max(n_isl, 1))
@@ -172,8 +179,7 @@ def mc_accumulate(ev_comp, ev_time_h, ev_ttr_h, comp_zone, zone_ptr, zone_load, 
             cache_d[j] = -1.0
         for p in range(zone_ptr[z], zone_ptr[z + 1]):
             i = zone_load[p]
-            kind = zone_kind[p]
-            if kind == 1:
+            if zone_kind[p] == 1:
                 d = zone_time_h[p]
                 if ttr < d:
                     d = ttr
@@ -188,8 +194,12 @@ def mc_accumulate(ev_comp, ev_time_h, ev_ttr_h, comp_zone, zone_ptr, zone_load, 
                     cache_d[k] = d
                 d = cache_v[k]
             if d > thr_h:
-                n_sust[y, i] += 1
-                dur_h[y, i] += d
+                n_sust[i] += 1
+                dur_h[i] += d
+                year_ci[y] += customers[i]
+                year_cmi[y] += customers[i] * d
+                year_ens[y] += p_avg_mw[i] * d
             elif d > 0.0:
-                n_mom[y, i] += 1
-    return n_sust, dur_h, n_mom
+                n_mom[i] += 1
+                year_cmom[y] += customers[i]
+    return n_sust, dur_h, n_mom, year_ci, year_cmi, year_cmom, year_ens

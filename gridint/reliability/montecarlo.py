@@ -110,8 +110,10 @@ def simulate(m: ReliabilityModel, table: RestorationTable, islands: IslandModel 
     Returns
     -------
     dict
-        ``n_sust``, ``n_mom`` (int, years x loads), ``dur_h`` (float, years x loads),
-        ``n_events``.
+        ``n_sust``, ``dur_h``, ``n_mom`` per load point (totals over all years);
+        ``year_ci``, ``year_cmi``, ``year_cmom``, ``year_ens_mwh`` per simulated year
+        (customer interruptions, customer hours, customer momentary interruptions,
+        energy not supplied [MWh]); ``n_events``, ``repair_distribution``.
     """
     s = get_settings()
     if not isinstance(years, (int, np.integer)) or years < 1:
@@ -126,8 +128,13 @@ def simulate(m: ReliabilityModel, table: RestorationTable, islands: IslandModel 
     else:
         e_max, e_min, p_max = islands.e_max_kwh, islands.e_min_kwh, islands.p_max_kw
         soc, net, eff, t_isl = islands.soc, islands.net_kw, islands.eff, islands.t_isl_h
-    n_sust, dur, n_mom = mc_accumulate(
+    out = mc_accumulate(
         comp, t, ttr, table.comp_zone, table.zone_ptr, table.zone_load, table.zone_kind, table.zone_time_h,
         table.zone_island, e_max, e_min, p_max, np.ascontiguousarray(soc), np.ascontiguousarray(net), float(eff),
-        float(t_isl), s.reliability_sustained_threshold_min / 60.0, int(years), m.n_loads, HOURS_PER_YEAR)
-    return dict(n_sust=n_sust, dur_h=dur, n_mom=n_mom, n_events=int(len(comp)), repair_distribution=dist)
+        float(t_isl), s.reliability_sustained_threshold_min / 60.0, int(years),
+        np.ascontiguousarray(m.load_customers, dtype=float), np.ascontiguousarray(m.load_p_avg_mw, dtype=float),
+        HOURS_PER_YEAR)
+    keys = ("n_sust", "dur_h", "n_mom", "year_ci", "year_cmi", "year_cmom", "year_ens_mwh")
+    res = dict(zip(keys, out))
+    res.update(n_events=int(len(comp)), repair_distribution=dist)
+    return res

@@ -45,8 +45,13 @@ def _resolve(feeder):
     raise ReliabilityError(f"expected a feeder name, file, Feeder or pandapower net; got {type(feeder).__name__}")
 
 
-def prepare(feeder, *, check_tie_capacity: bool = False, soc_profiles=None, islanding: bool = True):
+def prepare(feeder, *, check_tie_capacity: bool = False, soc_profiles=None, islanding: bool = True,
+            profiles=None):
     """Model, restoration table and islands of a feeder (shared by both methods).
+
+    ``profiles`` (an :class:`gridint.grid.profiles.ElementProfiles`) overrides the
+    feeder's own profile year for islanding; it is only read when the net has
+    island-capable storage.
 
     Returns
     -------
@@ -60,8 +65,7 @@ def prepare(feeder, *, check_tie_capacity: bool = False, soc_profiles=None, isla
     table = restoration_table(m, check_tie_capacity=check_tie_capacity, net=net)
     islands = None
     if islanding and table.islands:
-        profiles = None
-        if fobj is not None and fobj.has_profiles:
+        if profiles is None and fobj is not None and fobj.has_profiles:
             profiles = fobj.profiles
         islands = island_model(m, table, profiles=profiles, soc_profiles=soc_profiles)
     elif not islanding:
@@ -152,7 +156,7 @@ def _load_points(m: ReliabilityModel, lam, u_h, lam_mom) -> list[dict]:
 
 def reliability_study(feeder, method: str = "analytical", *, years: int | None = None, seed: int | None = None,
                       repair_distribution: str | None = None, check_tie_capacity: bool = False,
-                      soc_profiles=None, islanding: bool = True, prepared=None) -> dict:
+                      soc_profiles=None, islanding: bool = True, profiles=None, prepared=None) -> dict:
     """Supply reliability of a feeder against the RS-1 target.
 
     Parameters
@@ -172,6 +176,8 @@ def reliability_study(feeder, method: str = "analytical", *, years: int | None =
         Hourly state of charge [0..1] of island-capable storage units (pandapower index).
     islanding : bool
         Let island-capable storage carry isolated loads (default True).
+    profiles : ElementProfiles, optional
+        Load / PV year for islanding (default the feeder's own, if it has one).
     prepared : tuple, optional
         Output of :func:`prepare` (re-use between calls).
 
@@ -194,7 +200,8 @@ def reliability_study(feeder, method: str = "analytical", *, years: int | None =
     s = get_settings()
     t0 = time.perf_counter()
     m, table, islands, name = prepared if prepared is not None else prepare(
-        feeder, check_tie_capacity=check_tie_capacity, soc_profiles=soc_profiles, islanding=islanding)
+        feeder, check_tie_capacity=check_tie_capacity, soc_profiles=soc_profiles, islanding=islanding,
+        profiles=profiles)
     island_fn = islands.expectation if islands is not None else None
     ev = evaluate_analytical(m, table, island_fn)
     out = dict(feeder=name, method=method, target_rs1_percent=s.reliability_target_rs1_percent,
@@ -206,16 +213,18 @@ def reliability_study(feeder, method: str = "analytical", *, years: int | None =
         years = int(s.reliability_mc_years if years is None else years)
         seed = int(s.reliability_mc_seed if seed is None else seed)
         sim = simulate(m, table, islands, years, seed, repair_distribution)
-        lam = sim["n_sust"].sum(axis=0) / years
-        u_h = sim["dur_h"].sum(axis=0) / years
-        lam_m = sim["n_mom"].sum(axis=0) / years
+        lam = sim["n_sust"] / years
+        u_h = sim["dur_h"] / years
+        lam_m = sim["n_mom"] / years
         system = system_indices(m.load_customers, lam, u_h, lam_m, m.load_p_avg_mw)
-        annual = sim["dur_h"] @ m.load_customers / m.load_customers.sum()
+        n_cust = float(m.load_customers.sum())
+        annual = sim["year_cmi"] / n_cust
         p10, p50, p90 = np.percentile(annual, [10, 50, 90])
+        se = float(annual.std(ddof=1) / np.sqrt(years)) if years > 1 else float("nan")
+        se_f = float((sim["year_ci"] / n_cust).std(ddof=1) / np.sqrt(years)) if years > 1 else float("nan")
         system.update(saidi_h_p10=float(p10), saidi_h_p50=float(p50), saidi_h_p90=float(p90),
-                      saidi_h_stderr=float(annual.std(ddof=1) / np.sqrt(years)) if years > 1 else float("nan"),
-                      years=years, seed=seed, repair_distribution=sim["repair_distribution"],
-                      failure_events=sim["n_events"])
+                      saidi_h_stderr=se, saifi_stderr=se_f, years=years, seed=seed,
+                      repair_distribution=sim["repair_distribution"], failure_events=sim["n_events"])
     out["system"] = system
     out["load_points"] = _load_points(m, lam, u_h, lam_m)
     out["components"] = _component_ranking(m, table, ev)

@@ -29,6 +29,7 @@ from gridint.errors import ReliabilityError
 
 __all__ = [
     "PROTECTIVE_TYPES",
+    "bool_column",
     "ReliabilityModel",
     "build_model",
 ]
@@ -168,9 +169,9 @@ def _column(df: pd.DataFrame, table: str, col: str, default, lo: float, hi: floa
     if missing.any():
         vals = np.where(missing, dflt, vals)
         uniq = sorted(set(np.round(dflt[missing], 6).tolist()))
-        shown = ", ".join(f"{v:g}" for v in uniq)
+        shown = ", ".join(f"{v:g}" for v in uniq) if len(uniq) <= 3 else ""
         where = "column missing" if col not in df.columns else f"{int(missing.sum())} of {n} rows empty"
-        used.append(f"{table}.{col}: {where}; default {shown}{' ' + what if what else ''}")
+        used.append(f"{table}.{col}: {where}; default {shown}{' ' if shown and what else ''}{what}")
     bad = ~np.isfinite(vals) | (vals < lo) | (vals > hi) | ((vals <= lo) if lo_open else False)
     if np.any(bad):
         idx = df.index[bad][:5].tolist()
@@ -181,10 +182,16 @@ def _column(df: pd.DataFrame, table: str, col: str, default, lo: float, hi: floa
     return vals
 
 
+def bool_column(df: pd.DataFrame, col: str, default: bool) -> np.ndarray:
+    """Boolean column; missing column or empty cells -> ``default``."""
+    if col not in df.columns or not len(df):
+        return np.full(len(df), default, dtype=bool)
+    v = df[col]
+    return np.where(v.isna().to_numpy(), default, v.eq(True).to_numpy()).astype(bool)
+
+
 def _in_service(df: pd.DataFrame) -> np.ndarray:
-    if "in_service" not in df.columns or not len(df):
-        return np.ones(len(df), dtype=bool)
-    return df["in_service"].fillna(True).to_numpy(dtype=bool)
+    return bool_column(df, "in_service", True)
 
 
 def _names(df: pd.DataFrame, prefix: str) -> list[str]:
@@ -316,9 +323,8 @@ def build_model(net, name: str | None = None) -> ReliabilityModel:
         swd = sw.loc[sw_index]
         types = swd["type"] if "type" in swd.columns else pd.Series([None] * n_sw, index=swd.index)
         sw_type = np.array([t if isinstance(t, str) else "" for t in types], dtype=object)
-        sw_closed = swd["closed"].fillna(True).to_numpy(dtype=bool)
-        auto = (swd["automated"].fillna(False).to_numpy(dtype=bool) if "automated" in swd.columns
-                else np.zeros(n_sw, dtype=bool))
+        sw_closed = bool_column(swd, "closed", True)
+        auto = bool_column(swd, "automated", False)
         dflt = np.where(auto, s.reliability_switch_time_automated_h, s.reliability_switch_time_manual_h)
         sw_time = _column(swd, "switch", "switch_time_h", dflt, 0.0, 8760.0, used,
                           what="h (manual / automated)")
@@ -367,10 +373,10 @@ def build_model(net, name: str | None = None) -> ReliabilityModel:
             comp_kind.append(COMP_TRAFO), comp_el.append(eel[e]), comp_node.append(eu[e])
             comp_name.append(names[k]), comp_rate.append(rate[k]), comp_rep.append(rep[k])
     bus_in = net.bus.loc[buses]
-    if "fault_rate_per_year" in bus_in.columns or s.reliability_bus_fault_rate_per_year > 0:
-        quiet: list[str] = []
+    has_bus_rates = "fault_rate_per_year" in bus_in.columns
+    if has_bus_rates or s.reliability_bus_fault_rate_per_year > 0:
         rate = _column(bus_in, "bus", "fault_rate_per_year", s.reliability_bus_fault_rate_per_year, 0.0, 10.0,
-                       quiet if "fault_rate_per_year" not in bus_in.columns else used, what="1/yr")
+                       used, what="1/yr")
         rep = _column(bus_in, "bus", "repair_h", s.reliability_bus_repair_h, 0.0, 8760.0,
                       used if np.any(rate > 0) else [], lo_open=True, what="h")
         names = _names(bus_in, "bus")
@@ -407,7 +413,7 @@ def build_model(net, name: str | None = None) -> ReliabilityModel:
     st_rows = np.zeros(0, dtype=np.int64)
     e_max = e_min = p_max = soc0 = np.zeros(0)
     if len(st) and "island_capable" in st.columns:
-        cap = st["island_capable"].fillna(False).astype(bool).to_numpy() & _in_service(st)
+        cap = bool_column(st, "island_capable", False) & _in_service(st)
         cap &= np.array([node_of(b) >= 0 for b in st["bus"]], dtype=bool)
         std = st[cap]
         if len(std):
