@@ -207,15 +207,21 @@ def restoration_table(m: ReliabilityModel, *, check_tie_capacity: bool = False, 
         m.notes.append(f"{int((~energised_load).sum())} load(s) not supplied in the normal configuration")
     is_supply = np.zeros(n, dtype=bool)
     is_supply[m.supply_node] = True
-    storage_at = {}
+    storage_at: dict[int, list[int]] = {}
     for k, node in enumerate(m.storage_node):
         storage_at.setdefault(int(node), []).append(k)
+    storage_entry = {}  # top node of the storage's own zone (-1: the zone holds a supply)
+    for node in storage_at:
+        zn = np.flatnonzero((zone == zone[node]) & (depth >= 0))
+        top = int(zn[np.argmin(depth[zn])]) if len(zn) else -1
+        storage_entry[node] = -1 if top < 0 or depth[top] == 0 else top
 
     used_zones = np.unique(zone[m.comp_node]) if m.n_components else np.zeros(0, dtype=np.int64)
     zone_map = {int(z): k for k, z in enumerate(used_zones)}
     comp_zone = np.array([zone_map[int(zone[c])] for c in m.comp_node], dtype=np.int64)
 
     ptr = [0]
+    baseline = None
     c_load, c_kind, c_time, c_isl = [], [], [], []
     devices, ties_used, islands = [], [], []
     e_closed_u, e_closed_v = m.edge_u[closed], m.edge_v[closed]
@@ -278,23 +284,33 @@ def restoration_table(m: ReliabilityModel, *, check_tie_capacity: bool = False, 
                     t_tie[dst] = sw_time_edge[e]
                     tie_name[dst] = (m.sw_name[sw_of_edge[e]], int(e))
         if check_tie_capacity and tie_name:
+            if baseline is None:
+                base = _solve(net) if net is not None else None
+                baseline = (dict(line=base[2], trafo=base[3]) if base is not None
+                            else dict(line=np.full(len(net.line), np.inf), trafo=np.full(len(net.trafo), np.inf)))
             for r in list(tie_name):
-                if not _tie_feasible(net, m, in_z, region, r, tie_name[r][1]):
+                if not _tie_feasible(net, m, in_z, region, r, tie_name[r][1], baseline):
                     t_tie[r] = np.inf
-                    m.notes.append(f"tie {tie_name[r][0]}: transfer after a fault in zone of "
-                                   f"{devices[-1]} violates limits, not used")
+                    m.notes.append(f"tie {tie_name[r][0]} cannot take the load cut off by a fault cleared by "
+                                   f"{devices[-1]} (AC power-flow check): not used for it")
                     del tie_name[r]
-        # storage that can island a region
-        isl_of_region = {}
-        for node, ks in storage_at.items():
-            if in_z[node] or not interrupted[node]:
+        # island-capable storage: it carries its own section (its switch-bounded zone) and
+        # everything downstream of it that is cut off with it (same region)
+        island_of_node: dict[int, int] = {}
+        for node in sorted(storage_at, key=lambda k: depth[storage_entry[k]] if storage_entry[k] >= 0 else -1):
+            ks = storage_at[node]
+            if in_z[node] or not interrupted[node] or storage_entry[node] < 0:
                 continue
-            r = int(region[node])
-            if r not in isl_of_region:
-                isl_of_region[r] = len(islands)
-                islands.append(dict(zone=len(ptr) - 1, region_nodes=np.flatnonzero(region == r), storage=list(ks)))
-            else:
-                islands[isl_of_region[r]]["storage"].extend(ks)
+            if node in island_of_node:  # inside an island formed by a storage further up
+                islands[island_of_node[node]]["storage"].extend(ks)
+                continue
+            ent = storage_entry[node]
+            members = np.flatnonzero((tin >= tin[ent]) & (tin < tout[ent]) & (depth >= 0)
+                                     & (region == region[node]) & ~in_z)
+            k_isl = len(islands)
+            islands.append(dict(zone=len(ptr) - 1, nodes=members, storage=list(ks)))
+            for x in members:
+                island_of_node.setdefault(int(x), k_isl)
         used_ties = set()
         for i in np.flatnonzero(interrupted[load_node] & energised_load):
             node = int(load_node[i])
@@ -309,11 +325,11 @@ def restoration_table(m: ReliabilityModel, *, check_tie_capacity: bool = False, 
             else:
                 kind, t = KIND_REPAIR, np.inf
             c_load.append(i), c_kind.append(kind), c_time.append(t)
-            c_isl.append(isl_of_region.get(r, -1) if not in_z[node] else -1)
+            c_isl.append(island_of_node.get(node, -1))
         ptr.append(len(c_load))
         ties_used.append(sorted(used_ties))
     for isl in islands:
-        nodes = set(isl.pop("region_nodes").tolist())
+        nodes = set(isl.pop("nodes").tolist())
         isl["loads"] = [i for i in range(m.n_loads) if int(m.load_node[i]) in nodes]
         isl["sgens"] = [k for k in range(len(m.sgen_node)) if int(m.sgen_node[k]) in nodes]
     return RestorationTable(
@@ -329,13 +345,18 @@ def restoration_table(m: ReliabilityModel, *, check_tie_capacity: bool = False, 
     )
 
 
-def _tie_feasible(net, m: ReliabilityModel, in_z: np.ndarray, region: np.ndarray, r: int, tie_edge: int) -> bool:
-    """AC power flow of the configuration restored through a tie: limits kept?"""
+def _tie_feasible(net, m: ReliabilityModel, in_z: np.ndarray, region: np.ndarray, r: int, tie_edge: int,
+                  baseline: dict) -> bool:
+    """AC power flow of the configuration restored through a tie: does it add a violation?
+
+    The faulted zone is taken out of service, its bounding switches opened, the tie
+    closed; loads and generation as in the file. A bus of the transferred region outside
+    the voltage band, or a line / transformer above its rating that was not already
+    above it in the normal configuration (``baseline``), makes the transfer infeasible.
+    """
     if net is None:
         return True
     import copy
-
-    from gridint.powerflow import compile_net, net_injections, run_batch
 
     s = get_settings()
     nn = copy.deepcopy(net)
@@ -352,24 +373,37 @@ def _tie_feasible(net, m: ReliabilityModel, in_z: np.ndarray, region: np.ndarray
         else:
             nn.switch.at[int(m.edge_element[e]), "closed"] = False
     nn.switch.at[int(m.edge_element[tie_edge]), "closed"] = True
+    res = _solve(nn)
+    if res is None:
+        return False
+    c, vm, ll, tl = res
+    buses = [int(m.node_bus[k]) for k in np.flatnonzero(region == r) if m.node_bus[k] >= 0]
+    pos = np.array([c.bus_position(b) for b in buses], dtype=int)
+    v = vm[pos[pos >= 0]]
+    if np.any(v < s.vm_min_pu - 1e-9) or np.any(v > s.vm_max_pu + 1e-9):
+        return False
+    for new, old, lim in ((ll, baseline["line"], s.line_loading_max_percent),
+                          (tl, baseline["trafo"], s.trafo_loading_max_percent)):
+        worse = np.isfinite(new) & (new > lim + 1e-9) & ~(np.nan_to_num(old, nan=0.0) >= new - 1e-6)
+        if np.any(worse):
+            return False
+    return True
+
+
+def _solve(net):
+    """(compiled net, vm_pu, line loading %, trafo loading %) of one AC power flow, or None."""
+    from gridint.powerflow import compile_net, net_injections, run_batch
+
     try:
-        c = compile_net(nn)
+        c = compile_net(net)
         p, q = net_injections(c)
         res = run_batch(c, p[None, :], q[None, :])
-    except Exception as exc:  # noqa: BLE001 - an unsolvable transfer is an infeasible one
+    except Exception as exc:  # noqa: BLE001 - an unsolvable configuration is an infeasible one
         logger.info("tie check: power flow failed (%s)", exc)
-        return False
+        return None
     if not bool(res.converged[0]):
-        return False
-    buses = [int(m.node_bus[k]) for k in np.flatnonzero(region == r) if m.node_bus[k] >= 0]
-    pos = [c.bus_position(b) for b in buses]
-    vm = res.vm_pu[0, [p_ for p_ in pos if p_ >= 0]]
-    ok = bool(np.all(vm >= s.vm_min_pu - 1e-9) and np.all(vm <= s.vm_max_pu + 1e-9))
-    ll = res.line_loading_percent[0]
-    tl = res.trafo_loading_percent[0]
-    ok &= not np.any(ll[np.isfinite(ll)] > s.line_loading_max_percent + 1e-9)
-    ok &= not np.any(tl[np.isfinite(tl)] > s.trafo_loading_max_percent + 1e-9)
-    return ok
+        return None
+    return c, res.vm_pu[0], res.line_loading_percent[0], res.trafo_loading_percent[0]
 
 
 # ----------------------------------------------------------------------------------

@@ -177,7 +177,7 @@ def _column(df: pd.DataFrame, table: str, col: str, default, lo: float, hi: floa
         idx = df.index[bad][:5].tolist()
         rng = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]"
         raise ReliabilityError(
-            f"{table}.{col}: value {vals[bad][0]!r} at index {idx[0]} outside the allowed range {rng}"
+            f"{table}.{col}: value {float(vals[bad][0]):g} at index {idx[0]} outside the allowed range {rng}"
             + (f" ({int(bad.sum())} rows: {idx})" if bad.sum() > 1 else ""))
     return vals
 
@@ -393,7 +393,8 @@ def build_model(net, name: str | None = None) -> ReliabilityModel:
     customers = _column(ldd, "load", "customers", 1.0, 0.0, 1e8, used, what="customer per load")
     if np.any(np.abs(customers - np.round(customers)) > 1e-9):
         i = int(np.flatnonzero(np.abs(customers - np.round(customers)) > 1e-9)[0])
-        raise ReliabilityError(f"load.customers: value {customers[i]!r} at index {ldd.index[i]} is not a whole number")
+        raise ReliabilityError(f"load.customers: value {float(customers[i]):g} at index {ldd.index[i]} is not a whole "
+                               "number")
     p_mw = _column(ldd, "load", "p_mw", 0.0, -1e4, 1e4, [])
     scaling = _column(ldd, "load", "scaling", 1.0, 0.0, 1e3, [])
     p_avg = _column(ldd, "load", "p_avg_mw", np.maximum(p_mw * scaling, 0.0), 0.0, 1e4, used,

@@ -132,11 +132,11 @@ def add_tie(net, bus: int, *, switch_time_h: float | None = None, name: str | No
 
 
 def fuse_candidates(net) -> list[int]:
-    """Lines that head a lateral and have no switch at their upstream end.
+    """Lines that could get a fuse at their upstream end.
 
-    A lateral is a line whose downstream part holds no normally-open tie (it is never
-    back-fed) and which branches off a backbone node: one with two or more
-    downstream branches, or one on the way to a tie.
+    A candidate has no switch at its upstream end, does not leave the supply bus, has
+    load downstream, and its downstream part holds no normally-open tie (it is never
+    back-fed, so a fuse there cannot block a restoration).
 
     Returns
     -------
@@ -147,17 +147,16 @@ def fuse_candidates(net) -> list[int]:
     closed = np.ones(len(m.edge_kind), dtype=bool)
     closed[m.sw_edge] = m.sw_closed
     depth, parent, parent_edge, *_ = _supply_tree(m, closed)
-    n_child = np.zeros(m.n_nodes, dtype=int)
-    for v in range(m.n_nodes):
-        if parent[v] >= 0:
-            n_child[parent[v]] += 1
     has_tie = np.zeros(m.n_nodes, dtype=bool)
     for k, e in enumerate(m.sw_edge):
         if not m.sw_closed[k]:
             has_tie[m.edge_u[e]] = has_tie[m.edge_v[e]] = True
-    for v in np.argsort(-depth):  # deepest first: propagate "a tie below" upwards
-        if depth[v] > 0 and has_tie[v]:
-            has_tie[parent[v]] = True
+    has_load = np.zeros(m.n_nodes, dtype=bool)
+    has_load[m.load_node] = True
+    for v in np.argsort(-depth):  # deepest first: propagate upwards
+        if depth[v] > 0:
+            has_tie[parent[v]] |= has_tie[v]
+            has_load[parent[v]] |= has_load[v]
     supply = set(m.supply_node.tolist())
     out = []
     for v in range(m.n_nodes):
@@ -165,10 +164,9 @@ def fuse_candidates(net) -> list[int]:
         if e < 0 or m.edge_kind[e] != EDGE_LINE:
             continue
         u = int(parent[v])
-        if m.node_bus[u] < 0 or u in supply or has_tie[v]:
-            continue  # a switch at the upstream end, the substation, or a back-fed section
-        if n_child[u] >= 2 or has_tie[u]:
-            out.append(int(m.edge_element[e]))
+        if m.node_bus[u] < 0 or u in supply or has_tie[v] or not has_load[v]:
+            continue  # a switch at the upstream end, the substation, back-fed, or no load behind it
+        out.append(int(m.edge_element[e]))
     return sorted(out)
 
 
@@ -258,9 +256,10 @@ class Upgrade:
 
 
 def candidate_upgrades(net, *, storage: tuple[float, float] | None = None, max_ties: int = 3,
-                       max_storage: int = 3) -> list[Upgrade]:
-    """Default candidates: automate each manual switch, fuse each unprotected branch head,
-    a tie at the farthest supplied buses, and (if ``storage = (p_kw, e_kwh)``) a battery at
+                       max_storage: int = 3, max_fuses: int = 10) -> list[Upgrade]:
+    """Default candidates: automate each manual switch; a fuse on the (at most ``max_fuses``)
+    unprotected lines with the highest failure rate (:func:`fuse_candidates`); a tie at the
+    farthest buses of different sections; and, if ``storage = (p_kw, e_kwh)``, a battery at
     the load buses with the most customer interruption hours.
     """
     cands: list[Upgrade] = []
@@ -273,7 +272,12 @@ def candidate_upgrades(net, *, storage: tuple[float, float] | None = None, max_t
                 continue
             label = f"automate switch {sw.at[i, 'name'] if 'name' in sw.columns else i}"
             cands.append(Upgrade(label, "automate", lambda n, i=i: automate_switches(n, [i])))
-    for li in fuse_candidates(net):
+    fuses = fuse_candidates(net)
+    if len(fuses) > max_fuses:  # keep the lines with the most failures behind them
+        m0 = build_model(net)
+        lam = dict(zip(m0.comp_element[m0.comp_kind == 0].tolist(), m0.comp_rate_per_year[m0.comp_kind == 0]))
+        fuses = sorted(fuses, key=lambda li: (-lam.get(li, 0.0), li))[:max_fuses]
+    for li in fuses:
         lname = net.line.at[li, "name"] if "name" in net.line.columns else li
         cands.append(Upgrade(f"fuse on line {lname}", "fuse", lambda n, li=li: add_fuses(n, [li])))
     m = build_model(net)

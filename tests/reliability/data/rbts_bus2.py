@@ -52,6 +52,9 @@ RELRAD-software results files) are in :data:`PEER_LOAD_POINTS`.
 
 from __future__ import annotations
 
+import copy
+import functools
+
 import pandapower as pp
 
 #: Section lengths [km] by section number ([A91] feeder data; [P1] "Length [km]").
@@ -136,12 +139,44 @@ PEER_LOAD_POINTS = {
 PEER_SYSTEM_NO_FUSES = dict(saifi=0.6023529874, saidi_h=6.7498314990, ens_mwh_per_year=67.2860715)
 
 
-def _far_node(net, feeder: str, section: int) -> int:
-    return int(net.bus.index[net.bus["name"] == f"{feeder}-N{section}"][0])
-
-
 def rbts_bus2(*, trafo_repair_h: float = TRAFO_REPAIR_H, lateral_fuses: bool = True, disconnects: bool = True,
               alternate_supply: bool = True, switch_time_h: float = SWITCH_TIME_H):
+    """The RBTS Bus 2 net in gridint's reliability schema (a fresh copy; see :func:`_build`).
+
+    Parameters
+    ----------
+    trafo_repair_h : float
+        11/0.415 kV transformer outage [h]: 200 (repair, base case) or 10 (replacement).
+    lateral_fuses : bool
+        Fuses at the head of every lateral (base case True).
+    disconnects : bool
+        Disconnectors on the main sections (base case True).
+    alternate_supply : bool
+        Normally-open points F1-F2 and F3-F4 (base case True).
+    switch_time_h : float
+        Switching time of every disconnector, breaker, fuse and tie [h] (base 1 h).
+    """
+    net = copy.deepcopy(_base())
+    drop = []
+    if not lateral_fuses:
+        drop += net.switch.index[net.switch["type"] == "fuse"].tolist()
+    if not disconnects:
+        drop += net.switch.index[(net.switch["type"] == "DS") & net.switch["closed"]].tolist()
+    if not alternate_supply:
+        drop += net.switch.index[~net.switch["closed"]].tolist()
+    net.switch = net.switch.drop(index=drop)
+    net.trafo["repair_h"] = float(trafo_repair_h)
+    net.switch["switch_time_h"] = float(switch_time_h)
+    return net
+
+
+@functools.lru_cache(maxsize=1)
+def _base():
+    return _build()
+
+
+def _build(*, trafo_repair_h: float = TRAFO_REPAIR_H, lateral_fuses: bool = True, disconnects: bool = True,
+           alternate_supply: bool = True, switch_time_h: float = SWITCH_TIME_H):
     """The RBTS Bus 2 net in gridint's reliability schema.
 
     Parameters
@@ -166,46 +201,65 @@ def rbts_bus2(*, trafo_repair_h: float = TRAFO_REPAIR_H, lateral_fuses: bool = T
         loads ``LP<n>``.
     """
     net = pp.create_empty_network(name="RBTS Bus 2", f_hz=50.0)
-    sub = pp.create_bus(net, 11.0, name="SUB", type="b")
-    pp.create_ext_grid(net, sub, vm_pu=1.0, name="33/11 kV substation (perfectly reliable)")
-    ol = dict(r_ohm_per_km=0.3, x_ohm_per_km=0.35, c_nf_per_km=10.0, max_i_ka=0.4, type="ol",
-              fault_rate_per_km_year=LINE_FAULT_RATE_PER_KM_YEAR, repair_h=LINE_REPAIR_H)
-
-    def sw(bus, element, et, kind, closed=True, name=""):
-        pp.create_switch(net, bus, element, et, closed=closed, type=kind, name=name, switch_time_h=switch_time_h)
-
+    # buses: SUB, the far node of every main section, lateral ends, 0.415 kV load buses
+    names, vn = ["SUB"], [11.0]
+    node = {}
     for feeder, mains in MAINS.items():
-        prev = sub
-        for j, sec in enumerate(mains):
-            node = pp.create_bus(net, 11.0, name=f"{feeder}-N{sec}")
-            li = pp.create_line_from_parameters(net, prev, node, LENGTH_KM[sec], name=f"L{sec}", **ol)
-            if j == 0:
-                sw(prev, li, "l", "CB", name=f"CB-{feeder}")
-            elif disconnects:
-                sw(prev, li, "l", "DS", name=f"DS-L{sec}")
-            prev = node
-    for sec, (main, lp) in sorted(LATERALS.items()):
-        feeder = next(f for f, ms in MAINS.items() if main in ms)
-        at = _far_node(net, feeder, main)
-        hv = pp.create_bus(net, 11.0, name=f"LP{lp}-HV")
-        li = pp.create_line_from_parameters(net, at, hv, LENGTH_KM[sec], name=f"L{sec}", **ol)
-        if lateral_fuses:
-            sw(at, li, "l", "fuse", name=f"FU-L{sec}")
-        cat, p_avg, p_peak, cust = LOAD_POINTS[lp]
+        for sec in mains:
+            node[sec] = len(names)
+            names.append(f"{feeder}-N{sec}"), vn.append(11.0)
+    hv, lv = {}, {}
+    for sec, (_, lp) in sorted(LATERALS.items()):
+        hv[lp] = len(names)
+        names.append(f"LP{lp}" if lp in NO_TRAFO else f"LP{lp}-HV"), vn.append(11.0)
+    for lp in sorted(LOAD_POINTS):
         if lp in NO_TRAFO:
-            bus = hv
-            net.bus.at[hv, "name"] = f"LP{lp}"
+            lv[lp] = hv[lp]
         else:
-            bus = pp.create_bus(net, 0.415, name=f"LP{lp}")
-            pp.create_transformer_from_parameters(
-                net, hv, bus, sn_mva=1.0, vn_hv_kv=11.0, vn_lv_kv=0.415, vkr_percent=1.0, vk_percent=5.0,
-                pfe_kw=1.5, i0_percent=0.3, name=f"T{lp}", fault_rate_per_year=TRAFO_FAULT_RATE_PER_YEAR,
-                repair_h=trafo_repair_h)
-        pp.create_load(net, bus, p_mw=p_peak, q_mvar=0.2 * p_peak, name=f"LP{lp}", customers=cust,
-                       p_avg_mw=p_avg, category=cat)
+            lv[lp] = len(names)
+            names.append(f"LP{lp}"), vn.append(0.415)
+    pp.create_buses(net, len(names), vn, name=names, type="b", index=list(range(len(names))))
+    pp.create_ext_grid(net, 0, vm_pu=1.0, name="33/11 kV substation (perfectly reliable)")
+    # lines: main sections, then laterals
+    fb, tb, length, lname = [], [], [], []
+    sw_bus, sw_line, sw_type, sw_name = [], [], [], []
+    for feeder, mains in MAINS.items():
+        prev = 0
+        for j, sec in enumerate(mains):
+            fb.append(prev), tb.append(node[sec]), length.append(LENGTH_KM[sec]), lname.append(f"L{sec}")
+            if j == 0 or disconnects:
+                sw_bus.append(prev), sw_line.append(len(fb) - 1)
+                sw_type.append("CB" if j == 0 else "DS"), sw_name.append(f"CB-{feeder}" if j == 0 else f"DS-L{sec}")
+            prev = node[sec]
+    for sec, (main, lp) in sorted(LATERALS.items()):
+        fb.append(node[main]), tb.append(hv[lp]), length.append(LENGTH_KM[sec]), lname.append(f"L{sec}")
+        if lateral_fuses:
+            sw_bus.append(node[main]), sw_line.append(len(fb) - 1), sw_type.append("fuse"), sw_name.append(f"FU-L{sec}")
+    n = len(fb)
+    pp.create_lines_from_parameters(
+        net, fb, tb, length, r_ohm_per_km=0.3, x_ohm_per_km=0.35, c_nf_per_km=10.0, max_i_ka=0.4, type="ol",
+        name=lname, fault_rate_per_km_year=[LINE_FAULT_RATE_PER_KM_YEAR] * n, repair_h=[LINE_REPAIR_H] * n,
+        index=list(range(n)))
+    # transformers 11/0.415 kV
+    tlp = [lp for lp in sorted(LOAD_POINTS) if lp not in NO_TRAFO]
+    pp.create_transformers_from_parameters(
+        net, [hv[lp] for lp in tlp], [lv[lp] for lp in tlp], sn_mva=1.0, vn_hv_kv=11.0, vn_lv_kv=0.415,
+        vkr_percent=1.0, vk_percent=5.0, pfe_kw=1.5, i0_percent=0.3, name=[f"T{lp}" for lp in tlp],
+        fault_rate_per_year=[TRAFO_FAULT_RATE_PER_YEAR] * len(tlp), repair_h=[float(trafo_repair_h)] * len(tlp))
+    # loads
+    lps = sorted(LOAD_POINTS)
+    peak = [LOAD_POINTS[lp][2] for lp in lps]
+    pp.create_loads(net, [lv[lp] for lp in lps], peak, q_mvar=[0.2 * p for p in peak], name=[f"LP{lp}" for lp in lps],
+                    customers=[LOAD_POINTS[lp][3] for lp in lps], p_avg_mw=[LOAD_POINTS[lp][1] for lp in lps],
+                    category=[LOAD_POINTS[lp][0] for lp in lps])
+    net.load["customers"] = net.load["customers"].astype("int64")
+    # switches: breakers, disconnectors, fuses (line switches), normally-open points (bus-bus)
+    et, elem, closed = ["l"] * len(sw_bus), list(sw_line), [True] * len(sw_bus)
     if alternate_supply:
         for a, b in TIES:
-            sw(_far_node(net, a, MAINS[a][-1]), _far_node(net, b, MAINS[b][-1]), "b", "DS", closed=False,
-               name=f"NO-{a}-{b}")
-    net.load["customers"] = net.load["customers"].astype("int64")
+            sw_bus.append(node[MAINS[a][-1]]), elem.append(node[MAINS[b][-1]]), et.append("b"), closed.append(False)
+            sw_type.append("DS"), sw_name.append(f"NO-{a}-{b}")
+    pp.create_switches(net, sw_bus, elem, et, closed=closed, type=sw_type, name=sw_name,
+                       switch_time_h=[float(switch_time_h)] * len(sw_bus))
+    net.switch["closed"] = net.switch["closed"].astype(bool)
     return net
