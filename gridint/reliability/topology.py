@@ -280,6 +280,12 @@ def build_model(net, name: str | None = None) -> ReliabilityModel:
                 el = int(row["element"])
                 if (e == "l" and el not in line_ok_set) or (e == "t" and el not in trafo_ok_set):
                     continue
+                ends = ((net.line.at[el, "from_bus"], net.line.at[el, "to_bus"]) if e == "l"
+                        else (net.trafo.at[el, "hv_bus"], net.trafo.at[el, "lv_bus"]))
+                if int(row["bus"]) not in (int(ends[0]), int(ends[1])):
+                    table = "line" if e == "l" else "trafo"
+                    raise ReliabilityError(f"switch.bus: switch {idx} sits at bus {int(row['bus'])}, which is not an "
+                                           f"end of {table} {el} (buses {int(ends[0])}, {int(ends[1])})")
                 key = (e, el, int(row["bus"]))
                 if key not in term_node:
                     term_node[key] = len(node_bus)

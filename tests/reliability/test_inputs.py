@@ -72,6 +72,10 @@ def test_bad_values_name_table_and_column(table, column, value, match):
 
 def test_structural_errors():
     net = R.rbts_bus2()
+    net.switch.loc[net.switch.index[1], "bus"] = 30  # not an end of the switched line
+    with pytest.raises(ReliabilityError, match=r"switch\.bus: switch 1 sits at bus 30"):
+        reliability_study(net)
+    net = R.rbts_bus2()
     net.ext_grid = net.ext_grid.iloc[0:0]
     with pytest.raises(ReliabilityError, match="ext_grid"):
         reliability_study(net)
