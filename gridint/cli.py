@@ -233,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_forecast)
 
-    p = sub.add_parser("reliability", help="supply reliability (SAIFI, SAIDI, RS-1 vs the 99.89 % target)",
+    p = sub.add_parser("reliability", help="supply reliability (SAIFI, SAIDI, RS-1 vs the 99.89 %% target)",
                        description="Supply reliability of a feeder from its reliability columns: analytical "
                                    "(RELRAD-style) or sequential Monte Carlo; load points, components ranked "
                                    "by SAIDI, and optionally a greedy ranking of upgrades.")

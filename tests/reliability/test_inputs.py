@@ -161,3 +161,14 @@ def test_cli_text_and_errors(tmp_path, capsys):
     assert err.startswith("gridint: error:") and "line.repair_h" in err
     assert main(["reliability", str(path), "--method", "monte-carlo", "--years", "0"]) == 2
     assert "years" in capsys.readouterr().err
+
+
+def test_cli_help_lists_reliability():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "gridint.cli", "--help"], capture_output=True, text=True, check=True)
+    assert "reliability" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "gridint.cli", "reliability", "--help"], capture_output=True,
+                         text=True, check=True)
+    assert "--method" in out.stdout and "--years" in out.stdout
