@@ -117,10 +117,17 @@ def island_expectation(d_h, t_isl_h, thr_h, e_max_kwh, e_min_kwh, p_max_kw, eff,
 
 
 @njit(cache=True)
-def mc_accumulate(ev_comp, ev_time_h, ev_ttr_h, comp_zone, zone_ptr, zone_load, zone_kind, zone_time_h,
-                  zone_island, isl_e_max, isl_e_min, isl_p_max, isl_soc, isl_net_kw, eff, t_isl_h, thr_h,
-                  n_years, customers, p_avg_mw, year_h):
-    """Accumulate interruptions over failure events: load-point totals and yearly system totals.
+def restore_h(kind, t_switch_h, ttr_h):
+    """Interruption of a load [h]: switched back after ``t_switch_h`` but never later than the repair."""
+    if kind == KIND_SWITCH and t_switch_h < ttr_h:
+        return t_switch_h
+    return ttr_h
+
+
+@njit(cache=True)
+def mc_accumulate(ev_comp, ev_time_h, ev_ttr_h, comp_zone, zone_ptr, zone_load, zone_kind, zone_time_h, thr_h,
+                  n_years, year_h, customers, p_avg_mw):
+    """Accumulate interruptions over failure events: load-point totals and per-event system totals.
 
     Parameters
     ----------
@@ -128,78 +135,123 @@ def mc_accumulate(ev_comp, ev_time_h, ev_ttr_h, comp_zone, zone_ptr, zone_load, 
         Failure events: component, time [h from the start], repair time [h].
     comp_zone : ndarray of int
         Zone of each component (-1: not energised).
-    zone_ptr, zone_load, zone_kind, zone_time_h, zone_island : ndarray
+    zone_ptr, zone_load, zone_kind, zone_time_h : ndarray
         Restoration table in CSR form: for zone ``z`` the entries
         ``zone_ptr[z]:zone_ptr[z + 1]`` list the interrupted loads, their kind (1 switched,
-        2 repair), switching time [h] and island (-1 none).
-    isl_e_max, isl_e_min, isl_p_max : ndarray
-        Island storage capacity, reserve [kWh], power [kW].
-    isl_soc, isl_net_kw : ndarray, shape (n_islands, n_hours)
-        State of charge [0..1] and net load [kW] per hour of the profile year.
-    eff, t_isl_h, thr_h : float
-        Storage efficiency, island forming time [h], sustained threshold [h].
+        2 repair) and switching time [h].
+    thr_h : float
+        Sustained threshold [h]: longer interruptions are sustained, shorter momentary.
     n_years : int
-    customers, p_avg_mw : ndarray
-        Customers and average demand [MW] of each load point.
+        Simulated years; later events are ignored.
     year_h : float
         Hours per simulated year.
+    customers, p_avg_mw : ndarray
+        Customers and average demand [MW] of each load point.
 
     Returns
     -------
     n_sust, dur_h, n_mom : ndarray, shape (n_loads,)
-        Sustained interruptions, sustained hours, momentary interruptions per load point
-        over all years.
-    year_ci, year_cmi, year_cmom, year_ens : ndarray, shape (n_years,)
+        Sustained interruptions, sustained hours, momentary interruptions per load point.
+    year : ndarray, shape (n_years, 4)
         Per simulated year: customer interruptions, customer hours, customer momentary
-        interruptions (all sustained unless named), energy not supplied [MWh].
+        interruptions (all sustained unless named), energy not supplied [MWh] (one row
+        per year: one cache line per event).
     """
     n_loads = customers.shape[0]
+    n_ev = ev_comp.shape[0]
     n_sust = np.zeros(n_loads, dtype=np.int64)
     dur_h = np.zeros(n_loads, dtype=np.float64)
     n_mom = np.zeros(n_loads, dtype=np.int64)
-    year_ci = np.zeros(n_years, dtype=np.float64)
-    year_cmi = np.zeros(n_years, dtype=np.float64)
-    year_cmom = np.zeros(n_years, dtype=np.float64)
-    year_ens = np.zeros(n_years, dtype=np.float64)
-    n_isl = isl_e_max.shape[0]
-    cache_d = np.full(max(n_isl, 1), -1.0)
-    cache_v = np.zeros(max(n_isl, 1))
-    n_hours = isl_soc.shape[1] if n_isl > 0 else 1
-    for e in range(ev_comp.shape[0]):
-        t = ev_time_h[e]
-        y = int(t // year_h)
-        if y >= n_years:
+    year = np.zeros((n_years, 4), dtype=np.float64)
+    for e in range(n_ev):
+        z = comp_zone[ev_comp[e]]
+        y = int(ev_time_h[e] / year_h)  # t >= 0: truncation = floor
+        if z < 0 or y >= n_years:
             continue
         ttr = ev_ttr_h[e]
-        z = comp_zone[ev_comp[e]]
-        if z < 0:
-            continue
-        h0 = t - y * year_h
-        for j in range(n_isl):
-            cache_d[j] = -1.0
+        ci = 0.0
+        cmi = 0.0
+        cmom = 0.0
+        ens = 0.0
         for p in range(zone_ptr[z], zone_ptr[z + 1]):
             i = zone_load[p]
-            if zone_kind[p] == 1:
-                d = zone_time_h[p]
-                if ttr < d:
-                    d = ttr
-            else:
-                d = ttr
-            k = zone_island[p]
-            if k >= 0:
-                if cache_d[k] != d:
-                    hh = h0 % n_hours
-                    cache_v[k] = island_duration_h(d, t_isl_h, isl_soc[k, int(hh)] * isl_e_max[k], isl_e_min[k],
-                                                   isl_e_max[k], isl_p_max[k], eff, isl_net_kw[k], hh)
-                    cache_d[k] = d
-                d = cache_v[k]
+            d = restore_h(zone_kind[p], zone_time_h[p], ttr)
             if d > thr_h:
                 n_sust[i] += 1
                 dur_h[i] += d
-                year_ci[y] += customers[i]
-                year_cmi[y] += customers[i] * d
-                year_ens[y] += p_avg_mw[i] * d
+                ci += customers[i]
+                cmi += customers[i] * d
+                ens += p_avg_mw[i] * d
             elif d > 0.0:
                 n_mom[i] += 1
-                year_cmom[y] += customers[i]
-    return n_sust, dur_h, n_mom, year_ci, year_cmi, year_cmom, year_ens
+                cmom += customers[i]
+        year[y, 0] += ci
+        year[y, 1] += cmi
+        year[y, 2] += cmom
+        year[y, 3] += ens
+    return n_sust, dur_h, n_mom, year
+
+
+@njit(cache=True)
+def mc_island_correction(ev_comp, ev_time_h, ev_ttr_h, comp_zone, zone_ptr, zone_load, zone_kind, zone_time_h,
+                         zone_island, isl_e_max, isl_e_min, isl_p_max, isl_soc, isl_net_kw, eff, t_isl_h, thr_h,
+                         n_years, year_h, customers, p_avg_mw, n_sust, dur_h, n_mom, year):
+    """Replace, in place, the effect of events on islanded loads by the islanded interruption.
+
+    Runs after :func:`mc_accumulate` (same events and table) over the events whose zone
+    has islands only; the island of a load uses the state of charge and net load of the
+    hour of the year the failure happens (``isl_soc``, ``isl_net_kw``: n_islands x hours,
+    used cyclically) and :func:`island_duration_h`.
+    """
+    n_isl = isl_e_max.shape[0]
+    n_hours = isl_soc.shape[1]
+    n_zones = zone_ptr.shape[0] - 1
+    has_isl = np.zeros(n_zones, dtype=np.bool_)
+    for z in range(n_zones):
+        for p in range(zone_ptr[z], zone_ptr[z + 1]):
+            if zone_island[p] >= 0:
+                has_isl[z] = True
+    cache_d = np.full(n_isl, -1.0)
+    cache_v = np.zeros(n_isl)
+    for e in range(ev_comp.shape[0]):
+        z = comp_zone[ev_comp[e]]
+        if z < 0 or not has_isl[z]:
+            continue
+        t = ev_time_h[e]
+        y = int(t / year_h)
+        if y >= n_years:
+            continue
+        hh = t - y * year_h  # hour of the year
+        hh = hh - int(hh / n_hours) * n_hours
+        ttr = ev_ttr_h[e]
+        for j in range(n_isl):
+            cache_d[j] = -1.0
+        for p in range(zone_ptr[z], zone_ptr[z + 1]):
+            k = zone_island[p]
+            if k < 0:
+                continue
+            i = zone_load[p]
+            d0 = restore_h(zone_kind[p], zone_time_h[p], ttr)
+            if cache_d[k] != d0:
+                cache_v[k] = island_duration_h(d0, t_isl_h, isl_soc[k, int(hh)] * isl_e_max[k], isl_e_min[k],
+                                               isl_e_max[k], isl_p_max[k], eff, isl_net_kw[k], hh)
+                cache_d[k] = d0
+            d = cache_v[k]
+            if d0 > thr_h:  # undo the plain interruption
+                n_sust[i] -= 1
+                dur_h[i] -= d0
+                year[y, 0] -= customers[i]
+                year[y, 1] -= customers[i] * d0
+                year[y, 3] -= p_avg_mw[i] * d0
+            elif d0 > 0.0:
+                n_mom[i] -= 1
+                year[y, 2] -= customers[i]
+            if d > thr_h:
+                n_sust[i] += 1
+                dur_h[i] += d
+                year[y, 0] += customers[i]
+                year[y, 1] += customers[i] * d
+                year[y, 3] += p_avg_mw[i] * d
+            elif d > 0.0:
+                n_mom[i] += 1
+                year[y, 2] += customers[i]

@@ -27,7 +27,7 @@ import numpy as np
 
 from gridint.config import get_settings
 from gridint.errors import ReliabilityError
-from gridint.reliability._kernels import mc_accumulate
+from gridint.reliability._kernels import mc_accumulate, mc_island_correction
 from gridint.reliability.analytical import HOURS_PER_YEAR, RestorationTable
 from gridint.reliability.islanding import IslandModel
 from gridint.reliability.topology import ReliabilityModel
@@ -121,20 +121,18 @@ def simulate(m: ReliabilityModel, table: RestorationTable, islands: IslandModel 
     dist = repair_distribution or s.reliability_mc_repair_distribution
     comp, t, ttr = failure_events(m.comp_rate_per_year, m.comp_repair_h, int(years), int(seed), dist,
                                   s.reliability_mc_lognormal_sigma)
-    if islands is None or islands.n_islands == 0:
-        e_max = e_min = p_max = np.zeros(0)
-        soc = net = np.zeros((0, 1))
-        eff, t_isl = 1.0, 0.0
-    else:
-        e_max, e_min, p_max = islands.e_max_kwh, islands.e_min_kwh, islands.p_max_kw
-        soc, net, eff, t_isl = islands.soc, islands.net_kw, islands.eff, islands.t_isl_h
-    out = mc_accumulate(
-        comp, t, ttr, table.comp_zone, table.zone_ptr, table.zone_load, table.zone_kind, table.zone_time_h,
-        table.zone_island, e_max, e_min, p_max, np.ascontiguousarray(soc), np.ascontiguousarray(net), float(eff),
-        float(t_isl), s.reliability_sustained_threshold_min / 60.0, int(years),
-        np.ascontiguousarray(m.load_customers, dtype=float), np.ascontiguousarray(m.load_p_avg_mw, dtype=float),
-        HOURS_PER_YEAR)
-    keys = ("n_sust", "dur_h", "n_mom", "year_ci", "year_cmi", "year_cmom", "year_ens_mwh")
-    res = dict(zip(keys, out))
+    thr = s.reliability_sustained_threshold_min / 60.0
+    cust = np.ascontiguousarray(m.load_customers, dtype=float)
+    p_avg = np.ascontiguousarray(m.load_p_avg_mw, dtype=float)
+    out = mc_accumulate(comp, t, ttr, table.comp_zone, table.zone_ptr, table.zone_load, table.zone_kind,
+                        table.zone_time_h, thr, int(years), HOURS_PER_YEAR, cust, p_avg)
+    if islands is not None and islands.n_islands:
+        mc_island_correction(comp, t, ttr, table.comp_zone, table.zone_ptr, table.zone_load, table.zone_kind,
+                             table.zone_time_h, table.zone_island, islands.e_max_kwh, islands.e_min_kwh,
+                             islands.p_max_kw, islands.soc, islands.net_kw, islands.eff, islands.t_isl_h, thr,
+                             int(years), HOURS_PER_YEAR, cust, p_avg, *out)
+    res = dict(n_sust=out[0], dur_h=out[1], n_mom=out[2])
+    for k, key in enumerate(("year_ci", "year_cmi", "year_cmom", "year_ens_mwh")):
+        res[key] = out[3][:, k]
     res.update(n_events=int(len(comp)), repair_distribution=dist)
     return res
