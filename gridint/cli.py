@@ -167,16 +167,18 @@ def _cmd_forecast(args) -> int:
 
 
 def _cmd_reliability(args) -> int:
+    from gridint.grid.catalog import load_feeder
     from gridint.reliability import reliability_study
     from gridint.reliability.report import format_study, format_upgrades
 
-    r = reliability_study(args.feeder, args.method, years=args.years, seed=args.seed,
+    feeder = load_feeder(args.feeder)
+    r = reliability_study(feeder, args.method, years=args.years, seed=args.seed,
                           check_tie_capacity=args.check_ties)
     u = None
     if args.upgrades:
         from gridint.reliability.whatif import rank_upgrades
 
-        u = rank_upgrades(args.feeder, max_steps=args.upgrades)
+        u = rank_upgrades(feeder, max_steps=args.upgrades)
         u.pop("net")
         r["upgrades"] = u
     if args.json:

@@ -159,8 +159,6 @@ def test_cli_text_and_errors(tmp_path, capsys):
     assert main(["reliability", str(tmp_path / "bad.json")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("gridint: error:") and "line.repair_h" in err
-    assert main(["reliability", str(path), "--method", "monte-carlo", "--years", "0"]) == 2
-    assert "years" in capsys.readouterr().err
 
 
 def test_cli_help_lists_reliability():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import pytest
 from gridint.config import get_settings
 from gridint.errors import ReliabilityError
 from gridint.reliability import prepare, reliability_study
-from gridint.reliability._kernels import mc_accumulate
+from gridint.reliability._kernels import island_expectation, mc_accumulate, mc_island_correction
 from gridint.reliability.montecarlo import failure_events, simulate
 from tests.reliability.data import rbts_bus2 as R
 
@@ -131,28 +130,48 @@ def test_bad_years(rbts_replacement):
         simulate(m, table, islands, 0, 1)
 
 
-def test_numba_disabled_gives_same_numbers(tmp_path):
-    """The kernels run as plain Python with NUMBA_DISABLE_JIT=1 and give the same results."""
+def test_numba_disabled_gives_same_numbers(tmp_path, rbts_replacement):
+    """The kernels run as plain Python with NUMBA_DISABLE_JIT=1 and give the same numbers."""
+    m, table, _, _ = rbts_replacement
+    comp, t, ttr = failure_events(m.comp_rate_per_year, m.comp_repair_h, 200, 9)
+    rng = np.random.default_rng(0)
+    arrays = dict(comp=comp, t=t, ttr=ttr, zone=table.comp_zone, ptr=table.zone_ptr, load=table.zone_load,
+                  kind=table.zone_kind, time=table.zone_time_h, island=np.where(table.zone_load == 6, 0, -1),
+                  cust=m.load_customers.astype(float), pavg=m.load_p_avg_mw, soc=rng.uniform(0.2, 1.0, (1, 24)),
+                  net=rng.uniform(-100.0, 400.0, (1, 24)))
+    np.savez(tmp_path / "a.npz", **arrays)
     code = (
-        "import json\n"
-        "from tests.reliability.data import rbts_bus2 as R\n"
-        "from gridint.reliability import reliability_study\n"
-        "net = R.rbts_bus2(trafo_repair_h=10.0)\n"
-        "a = reliability_study(net)['system']\n"
-        "b = reliability_study(net, 'monte-carlo', years=300, seed=9)['system']\n"
-        "print(json.dumps([a['saidi_h'], b['saidi_h'], b['saifi'], b['saidi_h_p90']]))\n"
+        "import sys, numpy as np\n"
+        "from gridint.reliability._kernels import mc_accumulate, mc_island_correction, island_expectation\n"
+        "a = np.load(sys.argv[1])\n"
+        "out = mc_accumulate(a['comp'], a['t'], a['ttr'], a['zone'], a['ptr'], a['load'], a['kind'], a['time'],\n"
+        "                    0.05, 200, 8760.0, a['cust'], a['pavg'])\n"
+        "mc_island_correction(a['comp'], a['t'], a['ttr'], a['zone'], a['ptr'], a['load'], a['kind'], a['time'],\n"
+        "                     a['island'], np.array([900.0]), np.array([90.0]), np.array([500.0]), a['soc'],\n"
+        "                     a['net'], 0.95, 0.003, 0.05, 200, 8760.0, a['cust'], a['pavg'], *out)\n"
+        "e = island_expectation(5.0, 0.003, 0.05, 900.0, 90.0, 500.0, 0.95, a['soc'][0], a['net'][0], 1)\n"
+        "np.savez(sys.argv[2], n=out[0], d=out[1], m=out[2], y=out[3], e=np.array(e))\n"
     )
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=root,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr
-    nojit = json.loads(out.stdout.strip().splitlines()[-1])
-    net = R.rbts_bus2(trafo_repair_h=10.0)
-    a = reliability_study(net)["system"]
-    b = reliability_study(net, "monte-carlo", years=300, seed=9)["system"]
-    np.testing.assert_allclose(nojit, [a["saidi_h"], b["saidi_h"], b["saifi"], b["saidi_h_p90"]], rtol=1e-12)
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.npz"), str(tmp_path / "b.npz")], env=env,
+                         capture_output=True, text=True, cwd=root, timeout=120)
+    assert res.returncode == 0, res.stderr
+    nojit = np.load(tmp_path / "b.npz")
+    a = arrays
+    out = mc_accumulate(a["comp"], a["t"], a["ttr"], a["zone"], a["ptr"], a["load"], a["kind"], a["time"], 0.05, 200,
+                        8760.0, a["cust"], a["pavg"])
+    mc_island_correction(a["comp"], a["t"], a["ttr"], a["zone"], a["ptr"], a["load"], a["kind"], a["time"],
+                         a["island"], np.array([900.0]), np.array([90.0]), np.array([500.0]), a["soc"], a["net"], 0.95,
+                         0.003, 0.05, 200, 8760.0, a["cust"], a["pavg"], *out)
+    e = island_expectation(5.0, 0.003, 0.05, 900.0, 90.0, 500.0, 0.95, a["soc"][0], a["net"][0], 1)
+    np.testing.assert_array_equal(nojit["n"], out[0])
+    np.testing.assert_allclose(nojit["d"], out[1], rtol=1e-12)
+    np.testing.assert_array_equal(nojit["m"], out[2])
+    np.testing.assert_allclose(nojit["y"], out[3], rtol=1e-12)
+    np.testing.assert_allclose(nojit["e"], e, rtol=1e-12)
+    assert out[0].sum() > 0
 
 
 def test_settings_defaults_used():
