@@ -21,7 +21,7 @@ from gridint.reliability.analytical import (
     evaluate_analytical,
     restoration_table,
 )
-from gridint.reliability.islanding import IslandModel, island_model
+from gridint.reliability.islanding import island_model
 from gridint.reliability.montecarlo import simulate
 from gridint.reliability.topology import ReliabilityModel, build_model
 
