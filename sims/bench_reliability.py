@@ -100,7 +100,7 @@ def _pct(a: float, b: float) -> str:
 def run(quick: bool = False) -> dict:
     from gridint.config import get_settings
     from gridint.grid.catalog import load_feeder
-    from gridint.reliability import prepare, reliability_study
+    from gridint.reliability import combine_feeders, prepare, reliability_study
     from gridint.reliability.whatif import rank_upgrades
 
     sys.path.insert(0, str(REPO))
@@ -176,14 +176,7 @@ def run(quick: bool = False) -> dict:
         km = float(f.net.line.loc[f.net.line.get("section", "") != "tie", "length_km"].sum())
         xt[name] = dict(a=a, mc=m["system"], runtime_s=ta, upgrades=up, km=km)
     out["xiangtan"] = xt
-    cust = {n: xt[n]["a"]["system"]["customers"] for n in XIANGTAN}
-    n_all = sum(cust.values())
-    city = {k: sum(xt[n]["a"]["system"][k] * cust[n] for n in XIANGTAN) / n_all
-            for k in ("saifi", "saidi_h", "maifi")}
-    city["ens_mwh_per_year"] = sum(xt[n]["a"]["system"]["ens_mwh_per_year"] for n in XIANGTAN)
-    city["rs1_percent"] = 100 * (1 - city["saidi_h"] / 8760)
-    city["customers"] = n_all
-    city["meets_target"] = city["rs1_percent"] >= s.reliability_target_rs1_percent
+    city = combine_feeders([xt[n]["a"] for n in XIANGTAN])
     out["city"] = city
     out["target"] = s.reliability_target_rs1_percent
     return out
@@ -320,7 +313,7 @@ def render(res: dict, cmd: str, elapsed_s: float) -> str:
     c = res["city"]
     lines.append(f"| three feeders (customer-weighted) | | {c['customers']:,} | {c['saifi']:.3f} | "
                  f"{c['saidi_h']:.3f} | "
-                 f"{c['saidi_h'] / c['saifi']:.2f} | {c['maifi']:.3f} | {c['ens_mwh_per_year']:.2f} | "
+                 f"{c['caidi_h']:.2f} | {c['maifi']:.3f} | {c['ens_mwh_per_year']:.2f} | "
                  f"{c['rs1_percent']:.4f} | {'meets' if c['meets_target'] else '**misses**'} | | |")
     lines.append("")
     lines.append("Best upgrades (greedy ranking by SAIDI gained, `gridint reliability FEEDER --upgrades`):")

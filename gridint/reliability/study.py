@@ -25,7 +25,7 @@ from gridint.reliability.islanding import island_model
 from gridint.reliability.montecarlo import simulate
 from gridint.reliability.topology import ReliabilityModel, build_model
 
-__all__ = ["METHODS", "prepare", "reliability_study", "system_indices"]
+__all__ = ["METHODS", "combine_feeders", "prepare", "reliability_study", "system_indices"]
 
 logger = logging.getLogger(__name__)
 
@@ -232,4 +232,36 @@ def reliability_study(feeder, method: str = "analytical", *, years: int | None =
     out["defaults_used"] = list(m.defaults_used)
     out["notes"] = list(dict.fromkeys(m.notes))
     out["runtime_s"] = time.perf_counter() - t0
+    return out
+
+
+def combine_feeders(results: list[dict]) -> dict:
+    """System indices of several feeders together (a city, a county): customer-weighted.
+
+    Parameters
+    ----------
+    results : list of dict
+        Outputs of :func:`reliability_study`.
+
+    Returns
+    -------
+    dict
+        ``saifi``, ``saidi_h``, ``caidi_h``, ``asai``, ``rs1_percent``,
+        ``ens_mwh_per_year``, ``maifi``, ``meets_target``, ``customers``, ``feeders``.
+    """
+    if not results:
+        raise ReliabilityError("combine_feeders: no results")
+    s = get_settings()
+    n = float(sum(r["system"]["customers"] for r in results))
+    if n <= 0:
+        raise ReliabilityError("combine_feeders: the feeders have no customers")
+    out = {k: sum(r["system"][k] * r["system"]["customers"] for r in results) / n
+           for k in ("saifi", "saidi_h", "maifi")}
+    out["caidi_h"] = out["saidi_h"] / out["saifi"] if out["saifi"] > 0 else 0.0
+    out["asai"] = 1.0 - out["saidi_h"] / HOURS_PER_YEAR
+    out["rs1_percent"] = 100.0 * out["asai"]
+    out["ens_mwh_per_year"] = sum(r["system"]["ens_mwh_per_year"] for r in results)
+    out["meets_target"] = bool(out["rs1_percent"] >= s.reliability_target_rs1_percent - 1e-12)
+    out["customers"] = int(round(n))
+    out["feeders"] = [r["feeder"] for r in results]
     return out

@@ -120,8 +120,16 @@ def test_catalog_feeders(catalog_feeder, name):
 
 
 def test_xiangtan_urban_more_reliable_than_rural(catalog_feeder):
-    rural = reliability_study(catalog_feeder("xt-county-rural").net)["system"]
-    urban = reliability_study(catalog_feeder("xt-yuetang-urban").net)["system"]
+    from gridint.reliability import combine_feeders
+
+    r_rural = reliability_study(catalog_feeder("xt-county-rural").net)
+    r_urban = reliability_study(catalog_feeder("xt-yuetang-urban").net)
+    rural, urban = r_rural["system"], r_urban["system"]
+    both = combine_feeders([r_rural, r_urban])
+    assert both["customers"] == rural["customers"] + urban["customers"]
+    assert both["saidi_h"] == pytest.approx((rural["saidi_h"] * rural["customers"] + urban["saidi_h"]
+                                            * urban["customers"]) / both["customers"])
+    assert urban["rs1_percent"] > both["rs1_percent"] > rural["rs1_percent"]
     target = get_settings().reliability_target_rs1_percent
     assert urban["rs1_percent"] > rural["rs1_percent"]
     assert urban["rs1_percent"] > target
