@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) -m sims.bench_pvfleet --out
 	$(PY) -m sims.backtest_forecast --out
 	$(PY) -m sims.bench_hosting --out
+	$(PY) -m sims.bench_reliability --out
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

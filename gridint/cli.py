@@ -244,6 +244,27 @@ def _cmd_publish(args) -> int:
               f"zone {s['zone']}  ({', '.join(s['feeders'])})")
     for kind, path in out["files"].items():
         print(f"  {kind:<8} {path}")
+def _cmd_reliability(args) -> int:
+    from gridint.grid.catalog import load_feeder
+    from gridint.reliability import reliability_study
+    from gridint.reliability.report import format_study, format_upgrades
+
+    feeder = load_feeder(args.feeder)
+    r = reliability_study(feeder, args.method, years=args.years, seed=args.seed,
+                          check_tie_capacity=args.check_ties)
+    u = None
+    if args.upgrades:
+        from gridint.reliability.whatif import rank_upgrades
+
+        u = rank_upgrades(feeder, max_steps=args.upgrades)
+        u.pop("net")
+        r["upgrades"] = u
+    if args.json:
+        print(json.dumps(r, indent=2))
+    else:
+        print(format_study(r))
+        if u is not None:
+            print(format_upgrades(u))
     return 0
 
 
@@ -326,6 +347,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_publish)
+    p = sub.add_parser("reliability", help="supply reliability (SAIFI, SAIDI, RS-1 vs the 99.89 %% target)",
+                       description="Supply reliability of a feeder from its reliability columns: analytical "
+                                   "(RELRAD-style) or sequential Monte Carlo; load points, components ranked "
+                                   "by SAIDI, and optionally a greedy ranking of upgrades.")
+    p.add_argument("feeder", metavar="FEEDER|FILE", help="catalog name or pandapower JSON file")
+    p.add_argument("--method", choices=("analytical", "monte-carlo"), default="analytical")
+    p.add_argument("--years", type=int, help="Monte Carlo: simulated years (default from the settings)")
+    p.add_argument("--seed", type=int, help="Monte Carlo: seed (default from the settings)")
+    p.add_argument("--check-ties", action="store_true", help="AC power-flow check of every tie transfer")
+    p.add_argument("--upgrades", type=int, nargs="?", const=5, default=0, metavar="N",
+                   help="greedy ranking of upgrades (automation, fuses, ties), at most N steps (default 5)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_reliability)
     return parser
 
 

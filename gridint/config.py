@@ -184,6 +184,51 @@ class Settings(BaseSettings):
     # Start the APScheduler jobs in the API lifespan (tests switch it off).
     scheduler_enabled: bool = True
 
+    # --- supply reliability (issue 8) ----------------------------------------------
+    # Sustained interruption: longer than 3 min (DL/T 836.1-2016, 供电系统用户供电可靠性
+    # 评价规程); shorter ones are momentary (MAIFI). IEEE 1366-2022 uses 5 min.
+    reliability_sustained_threshold_min: float = Field(3.0, ge=0.0, le=60.0)
+    # Target supply reliability RS-1 [%] (city carbon-peak plan, 2025: 99.89 % <=> SAIDI
+    # <= 9.64 h per customer-year).
+    reliability_target_rs1_percent: float = Field(99.89, gt=0.0, lt=100.0)
+    # Defaults where a feeder file has no reliability data (each use is stated in the output).
+    # Overhead 11/10 kV line: 0.065 permanent faults/(km yr), repair 5 h (RBTS, Allan et al.,
+    # IEEE Trans. PWRS 6(2), 1991, Table "component reliability data").
+    reliability_line_fault_rate_overhead_per_km_year: float = Field(0.065, ge=0.0, le=10.0)
+    reliability_line_repair_overhead_h: float = Field(5.0, gt=0.0, le=8760.0)
+    # 10 kV XLPE cable: 0.04 faults/(km yr), repair 10 h (CEC urban cable statistics
+    # ~0.03-0.05 /(km yr); Roos & Lindahl, "Distribution system component failure rates and
+    # repair times - an overview", NORDAC 2004: 0.01-0.07 /(km yr), repair 5-24 h).
+    reliability_line_fault_rate_cable_per_km_year: float = Field(0.04, ge=0.0, le=10.0)
+    reliability_line_repair_cable_h: float = Field(10.0, gt=0.0, le=8760.0)
+    # Distribution transformer 10(11)/0.4 kV: 0.015 failures/yr, replaced by a spare in 10 h
+    # (RBTS 1991: repair 200 h or replacement 10 h; replacement is Chinese 台区 practice).
+    reliability_trafo_fault_rate_per_year: float = Field(0.015, ge=0.0, le=10.0)
+    reliability_trafo_repair_h: float = Field(10.0, gt=0.0, le=8760.0)
+    # Busbars and breakers are perfectly reliable unless given (RELRAD convention).
+    reliability_bus_fault_rate_per_year: float = Field(0.0, ge=0.0, le=10.0)
+    reliability_bus_repair_h: float = Field(2.0, gt=0.0, le=8760.0)
+    # Isolation / restoration time of a switch without ``switch_time_h``: manual 1 h (RBTS
+    # 1991); automated (``automated`` True) 0.05 h (feeder-automation FTU/DTU, minutes).
+    reliability_switch_time_manual_h: float = Field(1.0, ge=0.0, le=8760.0)
+    reliability_switch_time_automated_h: float = Field(0.05, ge=0.0, le=8760.0)
+    # What-if "automate switches": fully automated feeder automation (FA) restores in
+    # seconds (Q/GDW 10370-2016 distribution automation: fault isolation < 1 min).
+    reliability_whatif_automated_switch_time_s: float = Field(30.0, ge=0.0, le=3600.0)
+    # Storage islanding: the grid-forming inverter and its PCC breaker form the island this
+    # long after the fault [s]; usable depth and one-way efficiency; SoC when neither the
+    # storage table (soc_percent) nor a profile gives one.
+    reliability_island_transfer_s: float = Field(10.0, ge=0.0, le=3600.0)
+    reliability_storage_min_soc_percent: float = Field(10.0, ge=0.0, lt=100.0)
+    reliability_storage_efficiency: float = Field(0.95, gt=0.0, le=1.0)
+    reliability_storage_soc_default_percent: float = Field(50.0, ge=0.0, le=100.0)
+    # Monte Carlo defaults: simulated years, seed, repair-time distribution and the
+    # lognormal shape (sigma of ln r; 0.5-1.0 typical of measured repair times).
+    reliability_mc_years: int = Field(1000, ge=1, le=10_000_000)
+    reliability_mc_seed: int = Field(20240601, ge=0)
+    reliability_mc_repair_distribution: str = Field("exponential", pattern="^(exponential|lognormal|fixed)$")
+    reliability_mc_lognormal_sigma: float = Field(0.8, gt=0.0, le=3.0)
+
     @model_validator(mode="after")
     def _check_bands(self) -> "Settings":
         if self.vm_min_pu >= self.vm_max_pu:

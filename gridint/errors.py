@@ -18,6 +18,7 @@ __all__ = [
     "PowerFlowError",
     "PowerFlowNotConverged",
     "RuleViolation",
+    "ReliabilityError",
 ]
 
 
@@ -84,3 +85,11 @@ class PowerFlowNotConverged(PowerFlowError):
 
 class RuleViolation(GridintError):
     """A connection request or plan breaks a configured rule."""
+
+
+class ReliabilityError(GridintError):
+    """Reliability input data are invalid or a reliability study cannot be run.
+
+    Messages name the table and column (e.g. ``line.fault_rate_per_km_year``), the
+    offending elements and the allowed range.
+    """
