@@ -34,6 +34,7 @@ How (the answer is AC throughout; sensitivities only choose where to look):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -52,6 +53,18 @@ __all__ = ["Binding", "Site", "SiteResult", "Monitor", "check_sites", "solve_sit
 
 #: rows per stacked power-flow call (memory bound: rows x buses x 8 B x ~6 arrays)
 _CHUNK_ROWS = 60_000
+
+
+@contextlib.contextmanager
+def _quiet_batch():
+    """Silence the batch engine's non-convergence warning for trial runs."""
+    log = logging.getLogger("gridint.powerflow.batch")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 @dataclass(frozen=True)
@@ -310,10 +323,11 @@ class _Study:
             vv.append(site.volt_var)
         p = np.concatenate(ps)
         q = np.concatenate(qs)
-        res = run_batch(self.c, p, q)
-        self.n_pf += len(p)
-        if any(vv):
-            res = self._volt_var(trials, p, q, res)
+        with _quiet_batch():  # trials beyond voltage collapse are expected, not news
+            res = run_batch(self.c, p, q)
+            self.n_pf += len(p)
+            if any(vv):
+                res = self._volt_var(trials, p, q, res)
         r = self.monitor.ratios(res)
         bounds = np.cumsum([0] + [len(t[2]) for t in trials])
         return [r[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
