@@ -202,6 +202,15 @@ def _print_hosting(d: dict) -> None:
     if mv:
         low = sorted(mv, key=lambda b: b["hc_kw"])[:5]
         print("  lowest 10 kV buses: " + ", ".join(f"{b['name']} {b['hc_kw']:,.0f} kW" for b in low))
+    wi = [b for b in d["buses"] if b.get("whatif")]
+    if wi:
+        print(f"  {'what-if [kW]':<28}{'unity PF':>10}{'PF 0.95':>10}{'volt-var':>10}"
+              f"{'export lim':>11}{'battery':>10}")
+        for b in wi:
+            w = b["whatif"]
+            print(f"  {b['name']:<28}{b['hc_kw']:>10,.0f}{w['pf_absorbing']['hc_kw']:>10,.0f}"
+                  f"{w['volt_var']['hc_kw']:>10,.0f}{w['export_limit']['hc_kw']:>11,.0f}"
+                  f"{w['battery']['hc_kw']:>10,.0f}")
     st = d.get("stochastic")
     if st:
         print(f"  stochastic ({st['n_deployments']} deployments, seed {st['seed']}): first violation "
