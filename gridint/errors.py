@@ -18,6 +18,7 @@ __all__ = [
     "PowerFlowError",
     "PowerFlowNotConverged",
     "RuleViolation",
+    "DispatchError",
 ]
 
 
@@ -84,3 +85,7 @@ class PowerFlowNotConverged(PowerFlowError):
 
 class RuleViolation(GridintError):
     """A connection request or plan breaks a configured rule."""
+
+
+class DispatchError(GridintError):
+    """A storage dispatch cannot be planned (no storage, inputs that do not fit the net)."""
