@@ -466,6 +466,14 @@ def _summary(res: BatchResult, q: np.ndarray, mon: Monitored) -> dict:
     }
 
 
+def _excess(q: np.ndarray, mon: Monitored) -> float:
+    """Sum of all limit exceedances [% x steps] (0 when nothing is violated)."""
+    with np.errstate(invalid="ignore"):
+        up = np.nan_to_num(q - mon.upper, nan=0.0)
+        lo = np.nan_to_num(mon.lower - q, nan=0.0)
+    return float(np.clip(up, 0, None).sum() + np.clip(lo, 0, None).sum())
+
+
 def _active_rows(q: np.ndarray, mon: Monitored, band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(steps x quantities) masks of upper / lower limits within ``band`` [%] (or beyond)."""
     with np.errstate(invalid="ignore"):
@@ -637,6 +645,7 @@ def dispatch(feeder, inputs: DayInputs, *, initial_soc=None, terminal_soc=None, 
     it = 0
     slack_map: dict = {}
     lp_info: dict = {}
+    last_excess = np.inf
     for it in range(1, max_it + 1):
         su, tu, mu = np.nonzero(act_up)
         sl, tl, ml = np.nonzero(act_lo)
@@ -683,11 +692,15 @@ def dispatch(feeder, inputs: DayInputs, *, initial_soc=None, terminal_soc=None, 
             break
         new_up = (v_up | near_up) & ~act_up
         new_lo = (v_lo | near_lo) & ~act_lo
-        # the only violations left are rows the LP could not satisfy (positive slack): stop
+        # stop when no row is new and either the only violations left are rows the LP
+        # could not satisfy (positive slack) or the AC violations stopped shrinking
         viol = [(int(a), int(b), int(c), 1) for a, b, c in zip(*np.nonzero(v_up))] + \
                [(int(a), int(b), int(c), -1) for a, b, c in zip(*np.nonzero(v_lo))]
-        if not (new_up.any() or new_lo.any()) and all(slack_map.get(v, 0.0) > 1e-6 for v in viol):
+        excess = _excess(Q, mon)
+        if not (new_up.any() or new_lo.any()) and (
+                all(slack_map.get(v, 0.0) > 1e-6 for v in viol) or excess > 0.99 * last_excess):
             break
+        last_excess = excess
         act_up |= new_up | v_up
         act_lo |= new_lo | v_lo
         seen_up |= v_up
@@ -784,10 +797,11 @@ def _residual(res: BatchResult, q: np.ndarray, mon: Monitored, index, slack_map:
                     reason = "not enough storage power/energy or curtailable PV near the bus"
                 else:
                     reason = "not enough storage power/energy or curtailable PV to relieve the element"
-            elif not converged and it >= max_it:
+            elif it >= max_it:
                 reason = f"linearisation error not resolved within {max_it} AC iterations"
             else:
-                reason = "not enough storage power/energy or curtailable PV"
+                reason = (f"linearisation error: the LP expected this within the limit; the AC "
+                          f"iterations stopped making progress after {it}")
             out.append({"time": index[t].isoformat(), "kind": kind,
                         "element": f"{mon.table[m]} {mon.names[m]}",
                         "value": round(float(q[t, m] * mon.scale[m]), 6),

@@ -128,7 +128,7 @@ class StorageUnits:
         bad = ~(np.isfinite(soc) & (soc >= 0.0) & (soc <= 100.0))
         if bad.any():
             k = int(np.argmax(bad))
-            raise FeederError(f"storage {self.names[k]!r}: initial soc_percent = {soc[k]!r} outside [0, 100]")
+            raise FeederError(f"storage {self.names[k]!r}: initial soc_percent = {float(soc[k]):g} outside [0, 100]")
         return StorageUnits(**{**self.__dict__, "soc_init_percent": soc})
 
     def records(self) -> list[dict]:
@@ -159,7 +159,7 @@ def _col(df: pd.DataFrame, name: str, default) -> np.ndarray:
 def _check(names, col: str, vals: np.ndarray, ok: np.ndarray, allowed: str) -> None:
     if not ok.all():
         k = int(np.argmin(ok))
-        raise FeederError(f"storage {names[k]!r}: {col} = {vals[k]!r} outside the allowed range {allowed}")
+        raise FeederError(f"storage {names[k]!r}: {col} = {float(vals[k]):g} outside the allowed range {allowed}")
 
 
 def storage_units(net) -> StorageUnits:
