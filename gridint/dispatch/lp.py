@@ -62,7 +62,7 @@ from scipy.optimize import linprog
 from gridint.config import get_settings
 from gridint.errors import GridintError
 
-__all__ = ["LpProblem", "LpSolution", "solve", "build"]
+__all__ = ["LpProblem", "LpSolution", "DispatchLp", "solve", "build"]
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +165,32 @@ class LpSolution:
     def p_kw(self) -> np.ndarray:
         """Unit power, positive = charging [kW] (T, U)."""
         return self.charge_kw - self.discharge_kw
+
+
+def _network_entries(row_s, row_t, row_sign, row_coef, unit_j, pv_j, U, x_of, off_c, off_d, slack_cols):
+    """COO entries of network rows (row numbers 0..R-1), their slack columns included."""
+    R = len(row_t)
+    k = np.arange(R)
+    sign = np.asarray(row_sign, dtype=float)
+    rows, cols, vals = [], [], []
+    if U:
+        coef_u = sign[:, None] * row_coef[:, unit_j]                      # (R, U)
+        idx_u = row_t[:, None] * U + np.arange(U)[None, :]
+        rk = np.repeat(k, U)
+        rows += [rk, rk]
+        cols += [off_d + idx_u.reshape(-1), off_c + idx_u.reshape(-1)]
+        vals += [coef_u.reshape(-1), -coef_u.reshape(-1)]
+    if x_of.size:
+        xcols = x_of[row_s, row_t]                                         # (R, G)
+        m = xcols >= 0
+        coef_x = -sign[:, None] * row_coef[:, pv_j]
+        rows.append(np.broadcast_to(k[:, None], m.shape)[m])
+        cols.append(xcols[m])
+        vals.append(coef_x[m])
+    rows.append(k)
+    cols.append(np.asarray(slack_cols, dtype=np.int64))
+    vals.append(-np.ones(R))
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
 
 
 def build(pb: LpProblem, *, dense: bool = False):
@@ -274,25 +300,11 @@ def build(pb: LpProblem, *, dense: bool = False):
             rhs.append(-np.tile(pb.floor_kwh, T)[sel])
             r0 += len(sel)
     if R:
-        k = r0 + np.arange(R)
-        sign = pb.row_sign.astype(float)
-        if U:
-            coef_u = sign[:, None] * pb.row_coef[:, pb.unit_j]          # (R, U)
-            idx_u = pb.row_t[:, None] * U + np.arange(U)[None, :]
-            rk = np.repeat(k, U)
-            rows += [rk, rk]
-            cols += [off_d + idx_u.reshape(-1), off_c + idx_u.reshape(-1)]
-            vals += [coef_u.reshape(-1), -coef_u.reshape(-1)]
-        if nx:
-            xcols = x_of[pb.row_s, pb.row_t]                              # (R, G)
-            m = xcols >= 0
-            coef_x = -sign[:, None] * pb.row_coef[:, pb.pv_j]
-            rows.append(np.broadcast_to(k[:, None], m.shape)[m])
-            cols.append(xcols[m])
-            vals.append(coef_x[m])
-        rows.append(k)
-        cols.append(off_s + np.arange(R))
-        vals.append(-np.ones(R))
+        nr, nc, nv = _network_entries(pb.row_s, pb.row_t, pb.row_sign, pb.row_coef, pb.unit_j, pb.pv_j,
+                                      U, x_of, off_c, off_d, off_s + np.arange(R))
+        rows.append(r0 + nr)
+        cols.append(nc)
+        vals.append(nv)
         rhs.append(pb.row_rhs)
         r0 += R
     if r0:
@@ -310,74 +322,228 @@ def build(pb: LpProblem, *, dense: bool = False):
                 bounds=np.column_stack([lb, ub]), layout=layout)
 
 
-def _solve_once(pb: LpProblem, dense: bool) -> tuple[LpSolution, float]:
-    t0 = time.perf_counter()
-    m = build(pb, dense=dense)
-    lay = m["layout"]
-    res = linprog(m["c"], A_ub=m["A_ub"], b_ub=m["b_ub"], A_eq=m["A_eq"], b_eq=m["b_eq"],
-                  bounds=m["bounds"], method="highs")
-    dt = time.perf_counter() - t0
-    if res.status != 0 or res.x is None:
-        raise GridintError(f"dispatch LP not solved by HiGHS: {res.message}")
-    x = res.x
-    S, T, U, G = lay["S"], lay["T"], lay["U"], lay["G"]
-    curt = np.zeros((S, T, G))
-    curt[lay["has_x"]] = x[lay["off_x"]:lay["off_s"]]
-    nnz = sum(int(a.nnz) if sp.issparse(a) else int(np.count_nonzero(a))
-              for a in (m["A_ub"], m["A_eq"]) if a is not None)
-    n_rows = sum(a.shape[0] for a in (m["A_ub"], m["A_eq"]) if a is not None)
-    sol = LpSolution(
-        charge_kw=x[lay["off_c"]:lay["off_d"]].reshape(T, U),
-        discharge_kw=x[lay["off_d"]:lay["off_e"]].reshape(T, U),
-        energy_kwh=x[lay["off_e"]:lay["off_r"]].reshape(T, U),
-        reserve_short_kwh=x[lay["off_r"]:lay["off_x"]].reshape(T, U),
-        curtail_kw=curt, slack=x[lay["off_s"]:], objective=float(res.fun),
-        status=str(res.message), solve_s=dt, n_vars=lay["n"], n_rows=n_rows, nnz=nnz)
-    return sol, dt
+def _highspy():
+    try:
+        import highspy
+    except ImportError:  # pragma: no cover - highspy is a dependency; scipy's HiGHS then
+        return None
+    return highspy
 
 
-def solve(pb: LpProblem, *, dense: bool = False) -> LpSolution:
-    """Solve the dispatch LP with HiGHS (:func:`scipy.optimize.linprog`, ``method="highs"``).
+def _new_highs(hs):
+    """A silent HiGHS instance.
 
-    A step in which a unit both charges and discharges (more than 1 W each) is
-    repaired: the smaller direction is forbidden in that step and the LP solved
-    again (at most 10 times).
+    ``highspy.Highs()`` prints HiGHS's banner on stdout from its Python callback
+    layer (which would corrupt ``gridint dispatch --json``); the C++ object
+    underneath is used when present, else the banner goes to /dev/null.
+    """
+    core = getattr(getattr(hs, "_core", None), "_Highs", None)
+    if core is not None:
+        h = core()
+    else:  # pragma: no cover - other highspy layouts
+        import os
+        import sys
+
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = hs.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+class DispatchLp:
+    """The dispatch LP kept in HiGHS across the AC iterations.
+
+    Network rows are only ever appended (with their slack columns) and their
+    right-hand sides changed, so every solve after the first starts from the
+    previous optimal basis (``highspy``, dual simplex, presolve off: on these
+    LPs a warm re-solve takes a small fraction of a cold one). Without
+    ``highspy``, or with ``dense=True`` (the naive formulation used as a
+    benchmark peer), every solve is a cold :func:`scipy.optimize.linprog`
+    (``method="highs"``).
 
     Parameters
     ----------
     pb : LpProblem
     dense : bool
-        Dense constraint matrices (naive formulation, for benchmarks).
+    """
+
+    def __init__(self, pb: LpProblem, *, dense: bool = False):
+        self.pb = pb
+        self.dense = dense
+        self.hs = None if dense else _highspy()
+        self.m = build(pb)
+        self.lay = self.m["layout"]
+        self.h = None
+        if self.hs is not None:
+            self._pass_model()
+
+    # -- highspy model
+    def _pass_model(self) -> None:
+        hs, m = self.hs, self.m
+        a_ub, a_eq = m["A_ub"], m["A_eq"]
+        blocks = [a for a in (a_ub, a_eq) if a is not None]
+        n = self.lay["n"]
+        a = (sp.vstack(blocks).tocsc() if blocks else sp.csc_matrix((0, n)))
+        n_ub = 0 if a_ub is None else a_ub.shape[0]
+        lo = np.concatenate([np.full(n_ub, -np.inf), [] if a_eq is None else m["b_eq"]])
+        up = np.concatenate([[] if a_ub is None else m["b_ub"], [] if a_eq is None else m["b_eq"]])
+        lp = hs.HighsLp()
+        lp.num_col_, lp.num_row_ = n, a.shape[0]
+        lp.col_cost_ = m["c"]
+        lp.col_lower_ = m["bounds"][:, 0]
+        lp.col_upper_ = m["bounds"][:, 1]
+        lp.row_lower_ = lo
+        lp.row_upper_ = up
+        lp.a_matrix_.format_ = hs.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = a.indices.astype(np.int32)
+        lp.a_matrix_.value_ = a.data
+        h = _new_highs(hs)
+        h.setOptionValue("presolve", "off")
+        h.passModel(lp)
+        self.h = h
+        R = self.lay["R"]
+        self.net_rows = (n_ub - R) + np.arange(R, dtype=np.int32)      # network rows: end of A_ub
+        self.slack_cols = self.lay["off_s"] + np.arange(R, dtype=np.int32)
+        self.n_cols = n
+        self.n_rows = a.shape[0]
+        self.nnz = int(a.nnz)
+
+    def update_rows(self, row_s, row_t, row_sign, row_coef, row_rhs) -> None:
+        """Set the network rows: the current ones first (same order, new rhs), then new ones.
+
+        Raises
+        ------
+        GridintError
+            Fewer rows than before (rows are never removed).
+        """
+        pb = self.pb
+        R0, R1 = len(pb.row_t), len(row_t)
+        if R1 < R0:
+            raise GridintError("dispatch LP rows can only be appended")
+        new_pb = LpProblem(**{**pb.__dict__, "row_s": np.asarray(row_s), "row_t": np.asarray(row_t),
+                              "row_sign": np.asarray(row_sign, float), "row_coef": np.asarray(row_coef),
+                              "row_rhs": np.asarray(row_rhs, float)})
+        self.pb = new_pb
+        if self.h is None:
+            return
+        h = self.h
+        if R0:
+            h.changeRowsBounds(R0, self.net_rows[:R0], np.full(R0, -np.inf), new_pb.row_rhs[:R0])
+        if R1 > R0:
+            s = get_settings()
+            k = slice(R0, R1)
+            n_new = R1 - R0
+            cost = float(pb.dt_h) * s.dispatch_weight_violation_per_percent_h * \
+                np.asarray(pb.scenario_weight, float)[new_pb.row_s[k]]
+            h.addCols(n_new, cost, np.zeros(n_new), np.full(n_new, np.inf), 0,
+                      np.zeros(n_new, np.int32), np.zeros(0, np.int32), np.zeros(0))
+            slack = self.n_cols + np.arange(n_new, dtype=np.int32)
+            self.n_cols += n_new
+            lay = self.lay
+            rr, cc, vv = _network_entries(new_pb.row_s[k], new_pb.row_t[k], new_pb.row_sign[k],
+                                          new_pb.row_coef[k], pb.unit_j, pb.pv_j, lay["U"], lay["x_of"],
+                                          lay["off_c"], lay["off_d"], slack)
+            a = sp.csr_matrix((vv, (rr, cc)), shape=(n_new, self.n_cols))
+            a.sort_indices()
+            h.addRows(n_new, np.full(n_new, -np.inf), new_pb.row_rhs[k], int(a.nnz),
+                      a.indptr[:-1].astype(np.int32), a.indices.astype(np.int32), a.data)
+            self.net_rows = np.concatenate([self.net_rows, self.n_rows + np.arange(n_new, dtype=np.int32)])
+            self.slack_cols = np.concatenate([self.slack_cols, slack])
+            self.n_rows += n_new
+            self.nnz += int(a.nnz)
+
+    def _run_highspy(self, no_c, no_d) -> tuple[np.ndarray, float, str]:
+        lay, h = self.lay, self.h
+        T, U = lay["T"], lay["U"]
+        ub_c = np.tile(self.pb.p_charge_kw, T)
+        ub_d = np.tile(self.pb.p_discharge_kw, T)
+        if U:
+            ub_c = np.where(no_c.reshape(-1), 0.0, ub_c)
+            ub_d = np.where(no_d.reshape(-1), 0.0, ub_d)
+            idx = np.arange(2 * T * U, dtype=np.int32)                 # c then d columns
+            h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), np.concatenate([ub_c, ub_d]))
+        h.run()
+        status = h.getModelStatus()
+        if status != self.hs.HighsModelStatus.kOptimal:
+            raise GridintError(f"dispatch LP not solved by HiGHS: {h.modelStatusToString(status)}")
+        x = np.asarray(h.getSolution().col_value, dtype=float)
+        return x, float(h.getInfo().objective_function_value), h.modelStatusToString(status)
+
+    def _run_scipy(self, no_c, no_d) -> tuple[np.ndarray, float, str]:
+        pb = LpProblem(**{**self.pb.__dict__, "no_charge": no_c, "no_discharge": no_d})
+        m = build(pb, dense=self.dense)
+        res = linprog(m["c"], A_ub=m["A_ub"], b_ub=m["b_ub"], A_eq=m["A_eq"], b_eq=m["b_eq"],
+                      bounds=m["bounds"], method="highs")
+        if res.status != 0 or res.x is None:
+            raise GridintError(f"dispatch LP not solved by HiGHS: {res.message}")
+        self.n_rows = sum(a.shape[0] for a in (m["A_ub"], m["A_eq"]) if a is not None)
+        self.nnz = sum(int(a.nnz) if sp.issparse(a) else int(np.count_nonzero(a))
+                       for a in (m["A_ub"], m["A_eq"]) if a is not None)
+        self.n_cols = m["layout"]["n"]
+        self.slack_cols = m["layout"]["off_s"] + np.arange(len(self.pb.row_t))
+        return res.x, float(res.fun), str(res.message)
+
+    def solve(self) -> LpSolution:
+        """Solve; a unit charging and discharging in one step is repaired (module docstring).
+
+        Raises
+        ------
+        GridintError
+            HiGHS reports the LP infeasible or fails (cannot happen with the soft
+            rows unless the data are inconsistent).
+        """
+        lay = self.lay
+        T, U = lay["T"], lay["U"]
+        no_c = np.zeros((T, U), bool) if self.pb.no_charge is None else self.pb.no_charge.copy()
+        no_d = np.zeros((T, U), bool) if self.pb.no_discharge is None else self.pb.no_discharge.copy()
+        t0 = time.perf_counter()
+        repairs = 0
+        while True:
+            x, obj, status = (self._run_highspy(no_c, no_d) if self.h is not None
+                              else self._run_scipy(no_c, no_d))
+            c = x[lay["off_c"]:lay["off_d"]].reshape(T, U)
+            d = x[lay["off_d"]:lay["off_e"]].reshape(T, U)
+            both = (c > _SIMULTANEOUS_KW) & (d > _SIMULTANEOUS_KW)
+            if not both.any() or repairs == _MAX_REPAIRS:
+                if both.any():
+                    logger.warning("dispatch LP: %d unit-steps still charge and discharge at once",
+                                   int(both.sum()))
+                break
+            no_c |= both & (c <= d)
+            no_d |= both & (c > d)
+            repairs += 1
+        S, G = lay["S"], lay["G"]
+        curt = np.zeros((S, T, G))
+        curt[lay["has_x"]] = x[lay["off_x"]:lay["off_s"]]
+        return LpSolution(
+            charge_kw=c, discharge_kw=d,
+            energy_kwh=x[lay["off_e"]:lay["off_r"]].reshape(T, U),
+            reserve_short_kwh=x[lay["off_r"]:lay["off_x"]].reshape(T, U),
+            curtail_kw=curt, slack=x[self.slack_cols], objective=obj, status=status,
+            solve_s=time.perf_counter() - t0, n_vars=int(self.n_cols), n_rows=int(self.n_rows),
+            nnz=int(self.nnz), repairs=repairs)
+
+
+def solve(pb: LpProblem, *, dense: bool = False) -> LpSolution:
+    """Solve one dispatch LP with HiGHS (see :class:`DispatchLp`).
+
+    Parameters
+    ----------
+    pb : LpProblem
+    dense : bool
+        Dense constraint matrices and :func:`scipy.optimize.linprog` (naive
+        formulation, for benchmarks).
 
     Returns
     -------
     LpSolution
-
-    Raises
-    ------
-    GridintError
-        HiGHS reports the LP infeasible or fails (cannot happen with the soft
-        rows unless the data are inconsistent).
     """
-    total = 0.0
-    sol = None
-    repairs = 0
-    for repair in range(_MAX_REPAIRS + 1):
-        sol, dt = _solve_once(pb, dense)
-        total += dt
-        both = (sol.charge_kw > _SIMULTANEOUS_KW) & (sol.discharge_kw > _SIMULTANEOUS_KW)
-        if not both.any() or repair == _MAX_REPAIRS:
-            if both.any():
-                logger.warning("dispatch LP: %d unit-steps still charge and discharge at once",
-                               int(both.sum()))
-            break
-        T, U = both.shape
-        no_c = np.zeros((T, U), bool) if pb.no_charge is None else pb.no_charge.copy()
-        no_d = np.zeros((T, U), bool) if pb.no_discharge is None else pb.no_discharge.copy()
-        no_c |= both & (sol.charge_kw <= sol.discharge_kw)
-        no_d |= both & (sol.charge_kw > sol.discharge_kw)
-        pb = LpProblem(**{**pb.__dict__, "no_charge": no_c, "no_discharge": no_d})
-        repairs = repair + 1
-    sol.solve_s = total
-    sol.repairs = repairs
-    return sol
+    return DispatchLp(pb, dense=dense).solve()

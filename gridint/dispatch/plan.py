@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from gridint.config import get_settings
-from gridint.dispatch.lp import LpProblem, LpSolution, solve
+from gridint.dispatch.lp import DispatchLp, LpProblem, LpSolution
 from gridint.dispatch.sensitivity import Monitored, monitored, quantities, sensitivities
 from gridint.dispatch.units import StorageUnits, storage_units
 from gridint.errors import DispatchError, GridintError, ProfileError
@@ -482,23 +482,48 @@ def _active_rows(q: np.ndarray, mon: Monitored, band: np.ndarray) -> tuple[np.nd
     return up & np.isfinite(q), lo & np.isfinite(q)
 
 
-def _inject(inputs: DayInputs, net, units: StorageUnits, p_kw: np.ndarray | None,
-            pv_kw: pd.DataFrame | None, compiled: CompiledNet):
-    """Bus injections of the inputs with storage ``p_kw`` (+ = charging) and PV [kW]."""
-    values = dict(inputs.values)
-    if pv_kw is not None and len(pv_kw.columns):
-        frame = values["sgen_p_mw"].copy()
-        frame[pv_kw.columns] = pv_kw.to_numpy(float) / 1000.0
-        values["sgen_p_mw"] = frame
-    if "storage" in compiled.elements:
-        st = net.storage
-        arr = np.zeros((len(inputs.time_index), len(st)))
-        if p_kw is not None and len(units):
-            cols = st.index.get_indexer(units.index)
-            arr[:, cols] = p_kw / 1000.0 / units.scaling[None, :]
-        values["storage_p_mw"] = arr
-        values["storage_q_mvar"] = np.zeros_like(arr)
-    return element_injections(compiled, **values)
+class _Injector:
+    """Bus injections of the inputs with the PV systems' and the units' power replaced.
+
+    The fixed part (loads, other sgens, PV and storage at zero) comes from
+    :func:`gridint.powerflow.element_injections` once; PV [kW] and storage power
+    [kW, + = charging] are added with pandapower's element rules (PV: ``p_mw`` x
+    ``scaling``; storage: the plan's power is the real power, ``p_mw = p / scaling``).
+    """
+
+    def __init__(self, inputs: DayInputs, net, units: StorageUnits, pv_cols: pd.Index,
+                 compiled: CompiledNet):
+        values = dict(inputs.values)
+        if len(pv_cols):
+            frame = values["sgen_p_mw"].copy()
+            frame[pv_cols] = 0.0
+            values["sgen_p_mw"] = frame
+        if "storage" in compiled.elements:
+            zeros = np.zeros((len(inputs.time_index), len(net.storage)))
+            values["storage_p_mw"] = zeros
+            values["storage_q_mvar"] = zeros
+        self.p0, self.q0 = element_injections(compiled, **values)
+        n_bus = compiled.n_bus
+        self.a_pv = np.zeros((len(pv_cols), n_bus))
+        if len(pv_cols):
+            sg = compiled.elements["sgen"]
+            k = pd.Index(sg["index"]).get_indexer(pv_cols)
+            fac = sg["sign"] * sg["scaling"][k] * sg["in_service"][k]
+            live = sg["bus_pos"][k] >= 0
+            self.a_pv[np.flatnonzero(live), sg["bus_pos"][k][live]] = fac[live] / 1000.0
+        self.a_st = np.zeros((len(units), n_bus))
+        if len(units):
+            st = compiled.elements["storage"]
+            k = pd.Index(st["index"]).get_indexer(units.index)
+            self.a_st[np.arange(len(units)), st["bus_pos"][k]] = -st["in_service"][k].astype(float) / 1000.0
+
+    def __call__(self, pv_kw: np.ndarray | None = None, p_kw: np.ndarray | None = None):
+        p = self.p0.copy()
+        if pv_kw is not None and self.a_pv.size:
+            p += np.asarray(pv_kw, dtype=float) @ self.a_pv
+        if p_kw is not None and self.a_st.size:
+            p += np.asarray(p_kw, dtype=float) @ self.a_st
+        return p, self.q0
 
 
 def _terminal(units: StorageUnits, terminal_soc) -> np.ndarray:
@@ -599,13 +624,13 @@ def dispatch(feeder, inputs: DayInputs, *, initial_soc=None, terminal_soc=None, 
     unit_j, pv_j = inv[:U], inv[U:]
     J = len(ctrl)
 
+    inject = _Injector(inputs, net, units, p50.columns, compiled)
+
     def ac(p_kw, curt):
         """AC power flow of all scenarios: storage p_kw (T, U) or None, curtailment (S, T, G)."""
         ps, qs = [], []
         for k in range(S):
-            pv_now = pv[k] if curt is None else pv[k] - curt[k]
-            p_, q_ = _inject(inputs, net, units, p_kw, pd.DataFrame(pv_now, index=index, columns=p50.columns),
-                             compiled)
+            p_, q_ = inject(pv[k] if curt is None else pv[k] - curt[k], p_kw)
             ps.append(p_)
             qs.append(q_)
         return run_batch(compiled, np.vstack(ps), np.vstack(qs)), np.vstack(ps), np.vstack(qs)
@@ -630,6 +655,7 @@ def dispatch(feeder, inputs: DayInputs, *, initial_soc=None, terminal_soc=None, 
     band = np.where(mon.kind == "voltage", 100.0 * s.dispatch_active_band_pu, s.dispatch_active_band_percent)
     margin = np.where(mon.kind == "voltage", 100.0 * s.dispatch_vm_margin_pu, s.dispatch_loading_margin_percent)
     act_up, act_lo = _active_rows(Q, mon, band)
+    in_up, in_lo = np.zeros_like(act_up), np.zeros_like(act_lo)      # rows already in the LP
     seen_up, seen_lo = _violation_mask(Q, mon)       # rows violated at some AC point: keep the margin
 
     e_cap = units.e_kwh
@@ -646,31 +672,41 @@ def dispatch(feeder, inputs: DayInputs, *, initial_soc=None, terminal_soc=None, 
     slack_map: dict = {}
     lp_info: dict = {}
     last_excess = np.inf
+    rows_s = rows_t = rows_m = np.empty(0, np.int64)
+    rows_sign = np.empty(0)
+    lp = None
     for it in range(1, max_it + 1):
-        su, tu, mu = np.nonzero(act_up)
-        sl, tl, ml = np.nonzero(act_lo)
-        row_s = np.concatenate([su, sl])
-        row_t = np.concatenate([tu, tl])
-        row_m = np.concatenate([mu, ml])
-        sign = np.concatenate([np.ones(len(su)), -np.ones(len(sl))])
-        ok = np.isfinite(Q[row_s, row_t, row_m])
-        row_s, row_t, row_m, sign = row_s[ok], row_t[ok], row_m[ok], sign[ok]
-        seen = np.where(sign > 0, seen_up[row_s, row_t, row_m], seen_lo[row_s, row_t, row_m])
-        mg = np.where(seen, margin[row_m], 0.0)
-        limit = np.where(sign > 0, mon.upper[row_m] - mg, mon.lower[row_m] + mg)
-        coef = sens.dq_per_kw[row_t, row_m, :]
-        rhs = sign * (limit - Q[row_s, row_t, row_m]) + sign * np.einsum("rj,rj->r", coef, dP[row_s, row_t])
-        pb = LpProblem(
-            dt_h=dt_h, unit_j=unit_j, p_charge_kw=units.p_charge_kw, p_discharge_kw=units.p_discharge_kw,
-            eff_charge=units.eff_charge, eff_discharge=units.eff_discharge, e_lb_kwh=e_lb, e_ub_kwh=e_ub,
-            e_init_kwh=e_init, e_term_kwh=e_term, floor_kwh=units.floor_kwh, pv_j=pv_j, pv_kw=pv,
-            scenario_weight=q_s, row_s=row_s, row_t=row_t, row_sign=sign, row_coef=coef, row_rhs=rhs,
-            dloss_per_kw=sens.dloss_per_kw)
-        sol = solve(pb, dense=dense)
+        # network rows: the current ones in their order, then the new ones (warm LP re-solves)
+        su, tu, mu = np.nonzero(act_up & ~in_up)
+        sl, tl, ml = np.nonzero(act_lo & ~in_lo)
+        rows_s = np.concatenate([rows_s, su, sl])
+        rows_t = np.concatenate([rows_t, tu, tl])
+        rows_m = np.concatenate([rows_m, mu, ml])
+        rows_sign = np.concatenate([rows_sign, np.ones(len(su)), -np.ones(len(sl))])
+        in_up |= act_up
+        in_lo |= act_lo
+        q_now = Q[rows_s, rows_t, rows_m]
+        seen = np.where(rows_sign > 0, seen_up[rows_s, rows_t, rows_m], seen_lo[rows_s, rows_t, rows_m])
+        mg = np.where(seen, margin[rows_m], 0.0)
+        limit = np.where(rows_sign > 0, mon.upper[rows_m] - mg, mon.lower[rows_m] + mg)
+        coef = sens.dq_per_kw[rows_t, rows_m, :]
+        rhs = rows_sign * (limit - q_now) + rows_sign * np.einsum("rj,rj->r", coef, dP[rows_s, rows_t])
+        rhs = np.where(np.isfinite(q_now), rhs, 1e9)          # no AC value (not converged): row idle
+        if lp is None:
+            pb = LpProblem(
+                dt_h=dt_h, unit_j=unit_j, p_charge_kw=units.p_charge_kw, p_discharge_kw=units.p_discharge_kw,
+                eff_charge=units.eff_charge, eff_discharge=units.eff_discharge, e_lb_kwh=e_lb, e_ub_kwh=e_ub,
+                e_init_kwh=e_init, e_term_kwh=e_term, floor_kwh=units.floor_kwh, pv_j=pv_j, pv_kw=pv,
+                scenario_weight=q_s, row_s=rows_s, row_t=rows_t, row_sign=rows_sign, row_coef=coef,
+                row_rhs=rhs, dloss_per_kw=sens.dloss_per_kw)
+            lp = DispatchLp(pb, dense=dense)
+        else:
+            lp.update_rows(rows_s, rows_t, rows_sign, coef, rhs)
+        sol = lp.solve()
         lp_s += sol.solve_s
-        lp_info = {"n_vars": sol.n_vars, "n_rows": sol.n_rows, "nnz": sol.nnz, "network_rows": int(len(row_t)),
-                   "scenarios": list(keys), "repairs": sol.repairs, "status": sol.status,
-                   "objective": sol.objective}
+        lp_info = {"n_vars": sol.n_vars, "n_rows": sol.n_rows, "nnz": sol.nnz,
+                   "network_rows": int(len(rows_t)), "scenarios": list(keys), "repairs": sol.repairs,
+                   "status": sol.status, "objective": sol.objective}
         # AC check of the plan, every scenario
         dP = np.zeros((S, T, J))
         for k in range(S):
@@ -686,7 +722,7 @@ def dispatch(feeder, inputs: DayInputs, *, initial_soc=None, terminal_soc=None, 
         v_up, v_lo = _violation_mask(Q, mon)
         near_up, near_lo = _active_rows(Q, mon, margin * 0.5)
         slack_map = {(int(a), int(b), int(c), int(d)): float(v)
-                     for a, b, c, d, v in zip(row_s, row_t, row_m, sign, sol.slack)}
+                     for a, b, c, d, v in zip(rows_s, rows_t, rows_m, rows_sign, sol.slack)}
         if not (v_up.any() or v_lo.any()):
             converged = True
             break
@@ -742,15 +778,14 @@ def dispatch(feeder, inputs: DayInputs, *, initial_soc=None, terminal_soc=None, 
             if key in scen or key not in inputs.pv_kw:
                 continue
             pv_q = inputs.pv_kw[key].to_numpy(float)
-            with_plan = pd.DataFrame(np.minimum(pv_q, cap), index=index, columns=p50.columns)
-            without = pd.DataFrame(pv_q, index=index, columns=p50.columns)
-            pa, qa = _inject(inputs, net, units, sol.p_kw, with_plan, compiled)
-            pb_, qb = _inject(inputs, net, units, None, without, compiled)
+            with_plan = np.minimum(pv_q, cap)
+            pa, qa = inject(with_plan, sol.p_kw)
+            pb_, qb = inject(pv_q, None)
             both = run_batch(compiled, np.vstack([pa, pb_]), np.vstack([qa, qb]))
             n_pf += 2 * T
             r_a, r_b = both.take(slice(0, T)), both.take(slice(T, 2 * T))
             scen[key] = {"pv_kwh": round(float(pv_q.sum() * dt_h), 3), "planned": False,
-                         "contingent_curtailment_kwh": round(float(np.clip(pv_q - with_plan.to_numpy(), 0, None)
+                         "contingent_curtailment_kwh": round(float(np.clip(pv_q - with_plan, 0, None)
                                                                    .sum() * dt_h), 3),
                          "with_plan": _summary(r_a, quantities(r_a, mon), mon),
                          "without_plan": _summary(r_b, quantities(r_b, mon), mon)}

@@ -8,11 +8,12 @@ from gridint.cli import main
 from gridint.dispatch import CLI_FIELDS
 
 
-def test_json_fields_and_plot(capsys, tmp_path):
+def test_json_fields_and_plot(capfd, tmp_path):
+    """stdout is pure JSON even at the file-descriptor level (HiGHS prints no banner)."""
     out_png = tmp_path / "envelope.png"
     rc = main(["dispatch", "xt-jingkai-industrial", "--date", "2024-03-22", "--json", "--plot", str(out_png)])
     assert rc == 0
-    d = json.loads(capsys.readouterr().out)
+    d = json.loads(capfd.readouterr().out)
     assert list(d) == list(CLI_FIELDS)
     assert d["feeder"] == "xt-jingkai-industrial" and d["date"] == "2024-03-22" and d["n_steps"] == 96
     assert [u["name"] for u in d["units"]][0] == "xt-jingkai-industrial-ESS-U1"
