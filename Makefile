@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) -m sims.bench_powerflow --out
 	$(PY) -m sims.bench_pvfleet --out
 	$(PY) -m sims.backtest_forecast --out
+	$(PY) -m sims.bench_dispatch --out
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
