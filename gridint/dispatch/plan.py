@@ -284,8 +284,12 @@ class DispatchPlan:
     reserve_ok : bool
     iterations : int
     solve_s : float
-        Wall time of the whole plan: sensitivities, LPs, AC checks, scenarios [s].
+        Wall time of the plan and its verification: sensitivities, LP iterations,
+        AC checks, scenario checks [s] (loading the inputs and ``compile_net``
+        are in ``timings``).
     timings : dict
+        ``compile_s, sensitivity_s, lp_s, ac_check_s, scenarios_s, core_s`` (=
+        ``solve_s``), ``total_s`` and, from :func:`plan_day`, ``inputs_s`` [s].
     """
 
     feeder: str
@@ -640,7 +644,6 @@ def dispatch(feeder, inputs: DayInputs, *, initial_soc=None, terminal_soc=None, 
 
     # before: no storage action, no curtailment (all scenarios in one batch)
     mon = monitored(compiled)
-    M = len(mon)
     t0 = time.perf_counter()
     res_all, p_all, q_all = ac(None, None)
     ac_before = res_all
@@ -663,6 +666,10 @@ def dispatch(feeder, inputs: DayInputs, *, initial_soc=None, terminal_soc=None, 
     e_lb = np.minimum(units.soc_min_percent / 100.0 * e_cap, e_init)
     e_ub = np.maximum(units.soc_max_percent / 100.0 * e_cap, e_init)
     e_term = _terminal(units, terminal_soc)
+    # a terminal SoC the units cannot reach in the steps left (e.g. late intraday) becomes the nearest one
+    span = T * dt_h
+    e_term = np.clip(e_term, e_init - span * units.p_discharge_kw / units.eff_discharge,
+                     e_init + span * units.p_charge_kw * units.eff_charge)
 
     dP = np.zeros((S, T, J))                 # controllable injection change of the plan [kW]
     sol: LpSolution | None = None
@@ -790,8 +797,8 @@ def dispatch(feeder, inputs: DayInputs, *, initial_soc=None, terminal_soc=None, 
                          "with_plan": _summary(r_a, quantities(r_a, mon), mon),
                          "without_plan": _summary(r_b, quantities(r_b, mon), mon)}
         timings["scenarios_s"] = time.perf_counter() - t0
-    timings["core_s"] = time.perf_counter() - t_core
-    solve_s = time.perf_counter() - t_start
+    timings["core_s"] = solve_s = time.perf_counter() - t_core
+    timings["total_s"] = time.perf_counter() - t_start
     lp_info["power_flows"] = int(n_pf)
     curt = pd.DataFrame(sol.curtail_kw[0], index=index, columns=p50.columns)
     names = net.sgen["name"] if "name" in net.sgen else pd.Series(index=net.sgen.index, dtype=object)

@@ -50,7 +50,7 @@ def plot_plan(plan, path: str | Path) -> Path:
     s = get_settings()
     env = plan.envelope()
     hours = (env.index - env.index[0].normalize()) / np.timedelta64(1, "h")
-    fig, axes = plt.subplots(3, 1, figsize=(9, 8.5), sharex=True,
+    fig, axes = plt.subplots(3, 1, figsize=(11, 8.5), sharex=True,
                              gridspec_kw={"height_ratios": [3, 2, 1.4]})
     ax = axes[0]
     ax.fill_between(hours, env["vmin_pu_before"], env["vmax_pu_before"], step="post", color="tab:red",
@@ -65,7 +65,7 @@ def plot_plan(plan, path: str | Path) -> Path:
     ax.set_ylabel("bus voltage [pu]")
     ax.set_title(f"{plan.feeder} {plan.date} ({plan.kind}): violations {plan.before['violations']} -> "
                  f"{plan.after['violations']}, curtailment {plan.curtailment_kwh:.1f} kWh")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.grid(alpha=0.3)
     ax = axes[1]
     for k, name in enumerate(plan.units.names):
@@ -75,7 +75,7 @@ def plot_plan(plan, path: str | Path) -> Path:
         ax.plot(hours, curt, drawstyle="steps-post", color="k", ls=":", lw=1.2, label="PV curtailment")
     ax.axhline(0, color="k", lw=0.6)
     ax.set_ylabel("power [kW]\n(+ = charging)")
-    ax.legend(loc="upper left", fontsize=7, ncol=3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
     ax.grid(alpha=0.3)
     ax = axes[2]
     for k in range(len(plan.units)):

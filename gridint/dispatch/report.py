@@ -61,6 +61,8 @@ def format_plan(plan) -> str:
                    f"(limit {r['limit']}): {r['reason']}")
     if len(plan.residual) > 10:
         out.append(f"  ... {len(plan.residual) - 10} more residual violations")
+    tm = plan.timings
     out.append(f"  solve             {d['solve_s']:.3f} s ({plan.iterations} AC iteration(s), "
-               f"{plan.lp.get('power_flows', 0):,} power flows, LP {plan.timings.get('lp_s', 0):.3f} s)")
+               f"{plan.lp.get('power_flows', 0):,} power flows, LP {tm.get('lp_s', 0):.3f} s); "
+               f"inputs {tm.get('inputs_s', 0):.2f} s, compile {tm.get('compile_s', 0):.2f} s")
     return "\n".join(out)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from gridint.dispatch import redispatch
 
@@ -43,3 +42,15 @@ def test_redispatch_with_the_intraday_forecast(ov_copy):
     assert plan.issue_time.isoformat() == f"{DAY}T10:00:00+08:00"
     assert set(plan.scenarios) == {"p10", "p90"}
     assert plan.reserve_ok
+
+
+def test_last_quarter_hour_reaches_what_it_can(ov_plan, ov_copy):
+    _, day_plan = ov_plan
+    feeder, _ = ov_copy()
+    names = list(day_plan.units.names)
+    measured = {n: 30.0 for n in names}                 # far below the planned 50 % end
+    plan = redispatch(feeder, f"{DAY}T23:45+08:00", measured_soc=measured, day_plan=day_plan, pv="profile")
+    assert len(plan.time_index) == 1
+    u = plan.units
+    reach = 30.0 + 100.0 * 0.25 * u.p_charge_kw * u.eff_charge / u.e_kwh
+    np.testing.assert_allclose(plan.soc_percent[0], np.minimum(reach, day_plan.soc_percent[-1]), atol=1e-4)
