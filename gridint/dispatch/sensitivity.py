@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gridint.config import get_settings
+from gridint.errors import DispatchError
 from gridint.powerflow import BatchResult, CompiledNet, run_batch
 
 __all__ = ["Monitored", "monitored", "quantities", "Sensitivities", "sensitivities", "KINDS"]
@@ -35,6 +36,7 @@ __all__ = ["Monitored", "monitored", "quantities", "Sensitivities", "sensitiviti
 logger = logging.getLogger(__name__)
 
 KINDS = ("voltage", "thermal", "reverse_power")
+_MAX_GB = 4.0  # working memory of the finite differences (perturbed results + sensitivities)
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,12 @@ def sensitivities(compiled: CompiledNet, p_inj_mw: np.ndarray, q_inj_mvar: np.nd
         base = run_batch(compiled, p_inj_mw, q_inj_mvar)
     if n_ctrl == 0:
         return Sensitivities(bus_pos, np.zeros((n_steps, len(mon), 0)), np.zeros((n_steps, 0)), base, 0)
+    need_gb = 3 * 8.0 * n_ctrl * n_steps * max(len(mon), compiled.n_bus) / 1e9
+    if need_gb > _MAX_GB:
+        raise DispatchError(
+            f"{compiled.name}: sensitivities of {len(mon)} monitored quantities to {n_ctrl} controllable "
+            f"buses over {n_steps} steps need about {need_gb:.1f} GB (limit {_MAX_GB:g} GB); plan fewer "
+            "steps at once or a smaller part of the network")
     p = np.repeat(p_inj_mw[None], n_ctrl, axis=0)
     p[np.arange(n_ctrl), :, bus_pos] += delta_kw / 1000.0
     q = np.broadcast_to(q_inj_mvar[None], p.shape)
