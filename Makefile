@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) -m sims.backtest_forecast --out
 	$(PY) -m sims.bench_hosting --out
 	$(PY) -m sims.bench_reliability --out
+	$(PY) -m sims.bench_dispatch --out
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -253,6 +253,9 @@ def _cmd_publish(args) -> int:
               f"zone {s['zone']}  ({', '.join(s['feeders'])})")
     for kind, path in out["files"].items():
         print(f"  {kind:<8} {path}")
+    return 0
+
+
 def _cmd_reliability(args) -> int:
     from gridint.grid.catalog import load_feeder
     from gridint.reliability import reliability_study
@@ -274,6 +277,19 @@ def _cmd_reliability(args) -> int:
         print(format_study(r))
         if u is not None:
             print(format_upgrades(u))
+    return 0
+
+
+def _cmd_dispatch(args) -> int:
+    from gridint.dispatch import plan_day
+    from gridint.dispatch.report import format_plan
+
+    plan = plan_day(args.feeder, args.date)
+    if args.plot:
+        from gridint.dispatch.plot import plot_plan
+
+        plot_plan(plan, args.plot)
+    print(json.dumps(plan.summary(), indent=2) if args.json else format_plan(plan))
     return 0
 
 
@@ -369,6 +385,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="greedy ranking of upgrades (automation, fuses, ties), at most N steps (default 5)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_reliability)
+    p = sub.add_parser("dispatch", help="day-ahead storage dispatch plan, AC-verified",
+                       description="Day-ahead plan of every battery on a feeder (96 quarter-hours, "
+                                   "LP + AC power flow) that keeps voltages, loadings and reverse power "
+                                   "within limits, curtails PV only as the last resort and keeps the "
+                                   "critical-load reserve; checked against the P10/P90 PV forecast.")
+    p.add_argument("feeder", metavar="FEEDER|FILE", help="catalog name or pandapower JSON file with storage")
+    p.add_argument("--date", metavar="YYYY-MM-DD", help="day to plan (default: tomorrow in Asia/Shanghai)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--plot", metavar="OUT.png", help="save the before/after voltage envelope as PNG")
+    p.set_defaults(func=_cmd_dispatch)
     return parser
 
 

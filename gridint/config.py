@@ -229,6 +229,59 @@ class Settings(BaseSettings):
     reliability_mc_repair_distribution: str = Field("exponential", pattern="^(exponential|lognormal|fixed)$")
     reliability_mc_lognormal_sigma: float = Field(0.8, gt=0.0, le=3.0)
 
+    # --- storage dispatch and scheduler (issue 7) ------------------------------------
+    # Defaults of a storage row that lacks the column (gridint.dispatch.units).
+    # LFP battery systems: round-trip AC efficiency about 0.86-0.90 (PNNL, Energy Storage
+    # Grand Challenge Cost and Performance Assessment 2022) -> 0.95 each way (0.9025).
+    storage_eff_charge: float = Field(0.95, gt=0.0, le=1.0)
+    storage_eff_discharge: float = Field(0.95, gt=0.0, le=1.0)
+    # SoC window of LFP systems: the 10-90 % operating window LFP manufacturers
+    # recommend for cycle life (assumption; per unit in soc_min/max_percent).
+    storage_soc_min_percent: float = Field(10.0, ge=0.0, lt=100.0)
+    storage_soc_max_percent: float = Field(90.0, gt=0.0, le=100.0)
+    # Initial SoC when neither a measurement nor soc_percent is given [%].
+    storage_soc_initial_percent: float = Field(50.0, ge=0.0, le=100.0)
+    # Reserve: hours of critical load kept for islanded supply in outages (assumption,
+    # no standard fixes it; per unit in reserve_h) and the critical share of the peak
+    # load at the unit's bus when a unit has no critical_kw (assumption).
+    storage_reserve_h: float = Field(2.0, ge=0.0, le=48.0)
+    storage_critical_share: float = Field(0.2, ge=0.0, le=1.0)
+    # Objective weights of the dispatch LP, normalised to 1 = one kWh of network or
+    # battery losses. Priorities (DESIGN.md / issue 7): limit violations first, then the
+    # critical-load reserve, then PV curtailment (the last resort, two orders above losses),
+    # then losses and cycling. Cycling: LFP degradation ~0.1 CNY per kWh throughput vs.
+    # ~0.45 CNY/kWh energy (Hunan coal benchmark price) -> 0.2 per kWh charged or discharged.
+    dispatch_weight_violation_per_percent_h: float = Field(1.0e6, gt=0.0)
+    dispatch_weight_reserve_per_kwh_h: float = Field(1.0e4, gt=0.0)
+    dispatch_weight_curtailment_per_kwh: float = Field(100.0, gt=0.0)
+    dispatch_weight_losses_per_kwh: float = Field(1.0, ge=0.0)
+    dispatch_weight_cycling_per_kwh: float = Field(0.2, ge=0.0)
+    # Linearise -> solve -> AC check (numerical settings, not standards): the LP keeps this
+    # margin inside the voltage band [pu] and the thermal / reverse-power limits [%];
+    # a (step, element) enters the LP when within the band of a limit; finite-difference
+    # injection for the sensitivities [kW]; at most this many AC iterations.
+    dispatch_vm_margin_pu: float = Field(0.002, ge=0.0, le=0.05)
+    dispatch_loading_margin_percent: float = Field(1.0, ge=0.0, le=20.0)
+    dispatch_active_band_pu: float = Field(0.01, ge=0.0, le=0.2)
+    dispatch_active_band_percent: float = Field(10.0, ge=0.0, le=100.0)
+    dispatch_sensitivity_kw: float = Field(10.0, gt=0.0, le=1000.0)
+    dispatch_max_iterations: int = Field(8, ge=1, le=100)
+    # Robust plan: one battery schedule for the P10, P50 and P90 PV scenarios, curtailment
+    # per scenario as recourse. Scenario weights from Swanson's 30-40-30 rule (three-point
+    # approximation of a distribution by its P10/P50/P90, Hurst et al., AAPG Bull. 84(12)
+    # 2000): P10 and P90 weigh 0.3 / 0.4 = 0.75 of the P50.
+    dispatch_robust: bool = True
+    dispatch_scenario_weight: float = Field(0.75, ge=0.0, le=10.0)
+    # Scheduler (APScheduler 3.x, SQLAlchemy job store on database_url): day-ahead plans at
+    # 17:00 local for the next day (issue 7), intraday re-dispatch every 15 min (the
+    # forecast step), open-capacity publication on the first day of each quarter;
+    # a run more than misfire_grace_s late is skipped and recorded as a misfire.
+    scheduler_day_ahead_hour: int = Field(17, ge=0, le=23)
+    scheduler_day_ahead_minute: int = Field(0, ge=0, le=59)
+    scheduler_intraday_minutes: int = Field(15, ge=1, le=60)
+    scheduler_publication_hour: int = Field(2, ge=0, le=23)
+    scheduler_misfire_grace_s: int = Field(300, ge=1)
+
     @model_validator(mode="after")
     def _check_bands(self) -> "Settings":
         if self.vm_min_pu >= self.vm_max_pu:

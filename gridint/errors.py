@@ -19,6 +19,7 @@ __all__ = [
     "PowerFlowNotConverged",
     "RuleViolation",
     "ReliabilityError",
+    "DispatchError",
 ]
 
 
@@ -93,3 +94,7 @@ class ReliabilityError(GridintError):
     Messages name the table and column (e.g. ``line.fault_rate_per_km_year``), the
     offending elements and the allowed range.
     """
+
+
+class DispatchError(GridintError):
+    """A storage dispatch cannot be planned (no storage, inputs that do not fit the net)."""

@@ -894,6 +894,7 @@ def generate_feeder(
         "substation": t.substation,
         **outcome,
     }
+    _add_storage(net, t, seed)  # storage units (issue 7), after the operating point: p_mw = 0
     return net
 
 
@@ -1191,6 +1192,126 @@ def _finalise(net) -> None:
             net[key] = None
     if "_pd2ppc_lookups" in net:
         net["_pd2ppc_lookups"] = {}
+
+
+# ----------------------------------------------------------------------------------
+# storage units (issue 7, storage dispatch) -- kept apart from the other columns
+# ----------------------------------------------------------------------------------
+#: Utility battery power as a share of the feeder's PV AC rating [-] (assumption: the
+#: "new energy + storage" allocation rules of Chinese provinces ask 5-20 % of the PV
+#: rating; a distribution utility sizing against PV voltage rise needs more).
+STORAGE_UTILITY_PV_SHARE = 0.3
+#: Customer battery power as a share of the PV AC rating at its LV busbar [-] (range).
+STORAGE_CUSTOMER_PV_SHARE: Range = (0.3, 0.5)
+#: Share of the LV busbars with PV that get customer batteries: the PV-heaviest
+#: (highest PV AC / transformer rating) third.
+STORAGE_CUSTOMER_BUS_SHARE = 1.0 / 3.0
+#: Energy / power ratio of every battery [h]: the 2-hour duration usual in Chinese
+#: "new energy + storage" allocation rules.
+STORAGE_DURATION_H = 2.0
+#: Critical share of the peak load a battery backs up in island mode [-] (assumption),
+#: at most :data:`STORAGE_CRITICAL_MAX_POWER_SHARE` of the battery power (so that the
+#: reserve takes at most about a quarter of the energy and the rest is dispatchable).
+STORAGE_CRITICAL_SHARE = 0.2
+STORAGE_CRITICAL_MAX_POWER_SHARE = 0.25
+#: Hours of critical load kept in reserve [h] (assumption; see Settings.storage_reserve_h).
+STORAGE_RESERVE_H = 2.0
+#: Probability that a customer battery can island (hybrid inverter with backup port).
+STORAGE_CUSTOMER_ISLAND_PROBABILITY = 0.5
+_STORAGE_SEED_STREAM = 7  # own random stream: the feeder's draws stay as they were
+
+
+def _downstream_buses(net, graph, switch_idx: int) -> set:
+    """Buses cut off from the substation when line switch ``switch_idx`` opens."""
+    import networkx as nx
+
+    line = int(net.switch.at[switch_idx, "element"])
+    f, t = int(net.line.at[line, "from_bus"]), int(net.line.at[line, "to_bus"])
+    g = graph.copy()
+    g.remove_edge(f, t, key=("line", line))
+    head = int(net.ext_grid.loc[net.ext_grid["role"] == "substation", "bus"].iloc[0])
+    return set(g.nodes) - set(nx.node_connected_component(g, head))
+
+
+def _add_storage(net, t: FeederTemplate, seed: int) -> None:
+    """Add the feeder's batteries as pandapower ``storage`` rows (``p_mw = 0``).
+
+    * one utility battery (``owner = "utility"``) on the 10 kV node at the far end
+      of the trunk (the node of tie ``TIE-1``), power
+      :data:`STORAGE_UTILITY_PV_SHARE` x feeder PV AC rounded to 50 kW; it can
+      island the section behind the last trunk sectionalising switch
+      (``island_capable``), whose critical load it backs up;
+    * customer batteries (``owner = "customer"``, the aggregated behind-the-meter
+      batteries of the PV owners) at the PV-heaviest LV busbars, power drawn from
+      :data:`STORAGE_CUSTOMER_PV_SHARE` x the busbar's PV AC, rounded to 5 kW.
+
+    Every battery has :data:`STORAGE_DURATION_H` hours of energy. Columns (see
+    :mod:`gridint.dispatch.units`): ``max_e_mwh`` energy rating [MWh], ``sn_mva``,
+    ``max_p_mw`` (charging limit) and ``-min_p_mw`` (discharging limit) [MW],
+    ``soc_percent`` initial SoC, ``min_e_mwh`` = ``soc_min_percent`` x
+    ``max_e_mwh``, ``soc_min_percent`` / ``soc_max_percent`` window,
+    ``eff_charge`` / ``eff_discharge`` [-], ``critical_kw`` [kW], ``reserve_h`` [h],
+    ``owner``, ``island_capable``. Seeded by ``(seed, 7)``: the rest of the feeder
+    does not change.
+    """
+    import pandapower as pp
+
+    s = get_settings()
+    rng = np.random.default_rng([seed, _STORAGE_SEED_STREAM])
+    name = net.name
+    rows: list[dict] = []
+    sgen = net.sgen[net.sgen["in_service"].astype(bool)]
+    pv_kw = float(sgen["p_mw"].sum()) * 1000.0
+    load_kw = net.load.groupby("bus")["p_mw"].sum() * 1000.0
+    # utility battery at the trunk end
+    tie = net.switch[net.switch["name"] == "TIE-1"]
+    if len(tie) and pv_kw > 0:
+        end_bus = int(tie["bus"].iloc[0])
+        sect = net.switch[net.switch["type"].isin(["LBS", "DS"]) & (net.switch["et"] == "l")
+                          & net.switch["closed"].astype(bool)]
+        import pandapower.topology as pt
+
+        graph = pt.create_nxgraph(net, respect_switches=True)
+        section: set = set()
+        for k in sect.index:  # the sectionaliser with the smallest downstream part holding the end
+            down = _downstream_buses(net, graph, int(k))
+            if end_bus in down and (not section or len(down) < len(section)):
+                section = down
+        p_kw = max(50.0, round(STORAGE_UTILITY_PV_SHARE * pv_kw / 50.0) * 50.0)
+        crit = min(STORAGE_CRITICAL_SHARE * float(load_kw.reindex(sorted(section)).fillna(0.0).sum()),
+                   STORAGE_CRITICAL_MAX_POWER_SHARE * p_kw)
+        rows.append(dict(name=f"{name}-ESS-U1", bus=end_bus, p_kw=p_kw, owner="utility",
+                         island=True, critical_kw=round(crit, 1)))
+    # customer batteries at the PV-heaviest LV busbars
+    if len(sgen):
+        pv_bus = sgen.groupby("bus")["p_mw"].sum() * 1000.0
+        tr_kva = net.trafo.set_index("lv_bus")["sn_mva"] * 1000.0
+        ratio = (pv_bus / tr_kva.reindex(pv_bus.index)).fillna(0.0)
+        order = sorted(pv_bus.index, key=lambda b: (-round(float(ratio[b]), 6), int(b)))
+        n_cust = max(1, int(math.ceil(STORAGE_CUSTOMER_BUS_SHARE * len(order))))
+        for b in sorted(order[:n_cust]):
+            share = _uniform(rng, STORAGE_CUSTOMER_PV_SHARE)
+            p_kw = max(5.0, round(share * float(pv_bus[b]) / 5.0) * 5.0)
+            island = bool(rng.random() < STORAGE_CUSTOMER_ISLAND_PROBABILITY)
+            crit = min(STORAGE_CRITICAL_SHARE * float(load_kw.get(b, 0.0)), STORAGE_CRITICAL_MAX_POWER_SHARE * p_kw)
+            tname = str(net.bus.at[b, "name"]).removeprefix(f"{name}-").removesuffix("-LV")
+            rows.append(dict(name=f"{tname}-ESS-C", bus=int(b), p_kw=p_kw, owner="customer",
+                             island=island, critical_kw=round(crit, 1)))
+    if not rows:
+        return
+    soc_min, soc_max = s.storage_soc_min_percent, s.storage_soc_max_percent
+    for r in rows:
+        p_mw = r["p_kw"] / 1000.0
+        e_mwh = round(p_mw * STORAGE_DURATION_H, 6)
+        pp.create_storage(
+            net, r["bus"], 0.0, e_mwh, q_mvar=0.0, sn_mva=p_mw, soc_percent=s.storage_soc_initial_percent,
+            min_e_mwh=round(e_mwh * soc_min / 100.0, 6), name=r["name"], type="LFP",
+            max_p_mw=p_mw, min_p_mw=-p_mw, controllable=True,
+            eff_charge=s.storage_eff_charge, eff_discharge=s.storage_eff_discharge,
+            soc_min_percent=soc_min, soc_max_percent=soc_max, critical_kw=r["critical_kw"],
+            reserve_h=STORAGE_RESERVE_H, owner=r["owner"], island_capable=r["island"])
+    net.storage["island_capable"] = net.storage["island_capable"].astype(bool)
+    net.storage["controllable"] = net.storage["controllable"].astype(bool)
 
 
 # ----------------------------------------------------------------------------------
