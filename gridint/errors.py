@@ -18,6 +18,10 @@ __all__ = [
     "PowerFlowError",
     "PowerFlowNotConverged",
     "RuleViolation",
+    "StoreError",
+    "RecordNotFound",
+    "StateConflict",
+    "IdempotencyConflict",
 ]
 
 
@@ -84,3 +88,19 @@ class PowerFlowNotConverged(PowerFlowError):
 
 class RuleViolation(GridintError):
     """A connection request or plan breaks a configured rule."""
+
+
+class StoreError(GridintError):
+    """A store operation cannot be carried out (record missing, state does not allow it)."""
+
+
+class RecordNotFound(StoreError):
+    """A stored record does not exist (or is not visible to the caller)."""
+
+
+class StateConflict(StoreError):
+    """The record's state does not allow the action (e.g. withdrawing a connected request)."""
+
+
+class IdempotencyConflict(StateConflict):
+    """An Idempotency-Key was reused with a different request."""
