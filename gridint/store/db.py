@@ -3,7 +3,8 @@
 SQLite (default): WAL journal and foreign keys switched on for every connection; the
 driver's own transaction handling is off and gridint emits ``BEGIN`` itself, so a write
 transaction can start with ``BEGIN IMMEDIATE`` (it takes the database write lock first,
-instead of failing later when a read lock cannot be upgraded).
+instead of failing later when a read lock cannot be upgraded); threads of one process
+queue for it on an in-process lock first (no busy polling).
 
 PostgreSQL (``postgresql+psycopg://...``, psycopg 3): READ COMMITTED; a write transaction
 that touches a feeder's capacity locks the feeder's row of ``feeder_locks`` with
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -111,7 +113,9 @@ def write_transaction(session: Session, feeder: str | None = None) -> Iterator[S
     """
     if session.in_transaction():
         session.commit()
-    with session.begin():
+    bind = session.get_bind()
+    local = _sqlite_writer_lock(bind) if bind.dialect.name == "sqlite" else contextlib.nullcontext()
+    with local, session.begin():
         conn = session.connection(execution_options={_WRITE: True})
         if feeder is not None and conn.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
@@ -121,6 +125,23 @@ def write_transaction(session: Session, feeder: str | None = None) -> Iterator[S
             session.execute(select(FeederLock.feeder).where(FeederLock.feeder == feeder)
                             .with_for_update())
         yield session
+
+
+_SQLITE_LOCKS: dict[str, threading.Lock] = {}
+_SQLITE_LOCKS_GUARD = threading.Lock()
+
+
+def _sqlite_writer_lock(engine: Engine) -> threading.Lock:
+    """One in-process lock per SQLite file, taken before ``BEGIN IMMEDIATE``.
+
+    SQLite's own lock is what makes writes exclusive (also between processes); waiting
+    on it means polling with growing sleeps (sqlite3 busy handler), which leaves the lock
+    idle most of the time when many threads of one server wait. Threads of one process
+    queue on this lock instead and get the database the moment the previous writer commits.
+    """
+    key = str(engine.url.database)
+    with _SQLITE_LOCKS_GUARD:
+        return _SQLITE_LOCKS.setdefault(key, threading.Lock())
 
 
 def alembic_config(url: str | None = None):

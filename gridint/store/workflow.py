@@ -30,6 +30,7 @@ import json
 import logging
 import math
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -115,14 +116,31 @@ def _sha256_files_cached(paths: tuple[tuple[str, int, int], ...]) -> str:
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=8)
+def _catalog_cached(path: str, _mtime_ns: int, _size: int) -> dict:
+    from gridint.grid.catalog import read_catalog
+
+    return read_catalog(path)
+
+
+def _catalog() -> dict:
+    """The feeder catalog, re-read only when its file changes."""
+    path = Path(get_settings().feeders_dir) / "catalog.toml"
+    try:
+        st = path.stat()
+    except OSError:
+        from gridint.grid.catalog import read_catalog
+
+        return read_catalog()  # raises the catalog's own error
+    return _catalog_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
 def feeder_sha256(name: str) -> str | None:
     """Version of a catalog feeder: SHA-256 of its pandapower JSON file followed by its
     profile file (for feeders of the pandapower / SimBench packages: of the catalog record
     and the package version). None for a name not in the catalog.
     """
-    from gridint.grid.catalog import read_catalog
-
-    entry = read_catalog().get(name)
+    entry = _catalog().get(name)
     if entry is None:
         return None
     folder = Path(get_settings().feeders_dir)
@@ -142,15 +160,27 @@ def feeder_sha256(name: str) -> str | None:
     return hashlib.sha256(record.encode("utf-8")).hexdigest()
 
 
-@functools.lru_cache(maxsize=32)
-def _place_names(name: str, sha: str | None) -> frozenset[str]:  # noqa: ARG001 - sha keys the cache
-    from gridint.grid.catalog import load_feeder
+_PLACES: dict[tuple[str, str | None], frozenset[str]] = {}
+_PLACES_LOCK = threading.Lock()
 
-    net = load_feeder(name).net
-    names = set(net.bus["name"].dropna().astype(str))
-    if len(net.trafo):
-        names |= set(net.trafo["name"].dropna().astype(str))
-    return frozenset(names)
+
+def _place_names(name: str, sha: str | None) -> frozenset[str]:
+    """Bus and transformer names of a feeder, loaded once per feeder version (concurrent
+    callers wait for the one load instead of loading the feeder each)."""
+    key = (name, sha)
+    names = _PLACES.get(key)
+    if names is not None:
+        return names
+    with _PLACES_LOCK:
+        if key not in _PLACES:
+            from gridint.grid.catalog import load_feeder
+
+            net = load_feeder(name).net
+            found = set(net.bus["name"].dropna().astype(str))
+            if len(net.trafo):
+                found |= set(net.trafo["name"].dropna().astype(str))
+            _PLACES[key] = frozenset(found)
+        return _PLACES[key]
 
 
 def check_location(req: im.ConnectionRequest) -> None:
@@ -161,9 +191,7 @@ def check_location(req: im.ConnectionRequest) -> None:
     RequestInvalid
         Field ``feeder`` or ``bus``.
     """
-    from gridint.grid.catalog import read_catalog
-
-    names = list(read_catalog())
+    names = list(_catalog())
     if req.feeder not in names:
         raise im.RequestInvalid("feeder", f"unknown feeder; one of {', '.join(names)}")
     if req.bus not in _place_names(req.feeder, feeder_sha256(req.feeder)):
@@ -568,9 +596,7 @@ def record_reinforcement(session: Session, user: User, feeder: str, *, element: 
     RequestInvalid
         Unknown feeder.
     """
-    from gridint.grid.catalog import read_catalog
-
-    if feeder not in read_catalog():
+    if feeder not in _catalog():
         raise RecordNotFound(f"feeder {feeder!r} is not in the catalog")
 
     def action() -> Outcome:
