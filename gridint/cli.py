@@ -169,6 +169,13 @@ def _cmd_forecast(args) -> int:
 def _cmd_serve(args) -> int:
     import uvicorn
 
+    if args.workers > 1:  # worker processes import the app themselves; migrate once first
+        from gridint.store import init_db
+
+        init_db().dispose()
+        uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level="info")
+        return 0
     from api import create_app  # the API is imported here only: the library never imports it
 
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
@@ -263,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the REST API (uvicorn)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("user", help="API users")
