@@ -97,11 +97,13 @@ def _errors(app: FastAPI) -> None:
 
 
 def _start_scheduler(settings: Settings, engine, sessions) -> Any:
-    try:
-        from gridint import scheduler
-    except ImportError:
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("gridint.scheduler") is None:
         logger.info("gridint.scheduler not available: no scheduled jobs")
         return None
+    scheduler = importlib.import_module("gridint.scheduler")
     start = getattr(scheduler, "start", None)
     if start is None:
         return None

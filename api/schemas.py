@@ -46,17 +46,21 @@ class RequestCreate(BaseModel):
 
 
 class ReasonPublic(BaseModel):
+    """Why: rule id, the limit, the value found, the binding element and time (ISO 8601)."""
+
     rule: str
-    limit: float | str | None = None
-    value: float | str | None = None
+    limit: float | str | list | dict | None = None
+    value: float | str | list | dict | None = None
     element: str | None = None
     time: str | None = None
 
 
 class CounterOfferPublic(BaseModel):
+    """An AC-verified alternative (``max_kw``, ``export_limit_kw``, ``battery``, ...)."""
+
     kind: str
-    value: float | str | dict | None
-    unit: str
+    value: float | str | list | dict | None
+    unit: str | None
 
 
 class AnswerPublic(BaseModel):

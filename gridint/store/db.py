@@ -19,8 +19,9 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, make_url, select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from gridint.config import get_settings
 from gridint.errors import ConfigError
@@ -62,8 +63,10 @@ def make_engine(url: str | None = None) -> Engine:
     s = get_settings()
     url = _normalise_url(url or s.database_url)
     if url.startswith("sqlite"):
+        memory = make_url(url).database in (None, "", ":memory:")
         engine = create_engine(url, connect_args={"timeout": s.database_busy_timeout_s,
-                                                  "check_same_thread": False})
+                                                  "check_same_thread": False},
+                               **({"poolclass": StaticPool} if memory else {}))
         _sqlite_events(engine)
     elif url.startswith("postgresql"):
         engine = create_engine(url, pool_size=s.database_pool_size,

@@ -59,7 +59,8 @@ class PostgresServer:
                 break
             if self.user is None:
                 raise RuntimeError("running as root and no unprivileged user for PostgreSQL")
-        self.dir = Path(tempfile.mkdtemp(prefix="gridint-pg-"))
+        # as root under /tmp: the server's user must be able to reach its directory
+        self.dir = Path(tempfile.mkdtemp(prefix="gridint-pg-", dir="/tmp" if self.user else None))
         self.data = self.dir / "data"
         self.port = None
         self._n = itertools.count()
