@@ -17,11 +17,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: one-year quarter-hour power flow on the default Xiangtan feeder, readable summary
+## run: one-year power flow and hosting capacity of the default Xiangtan feeder, readable summary
 run: $(STAMP)
 	$(VENV)/bin/gridint feeders
 	@echo
 	$(VENV)/bin/gridint powerflow $(FEEDER) --year
+	@echo
+	$(VENV)/bin/gridint hosting-capacity $(FEEDER)
 
 ## test: the whole suite (pytest exit code 5 = no tests collected is not a failure); the
 ## PostgreSQL server the store tests start is installed first if missing
@@ -35,6 +37,7 @@ bench: $(STAMP)
 	$(PY) -m sims.bench_powerflow --out
 	$(PY) -m sims.bench_pvfleet --out
 	$(PY) -m sims.backtest_forecast --out
+	$(PY) -m sims.bench_hosting --out
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

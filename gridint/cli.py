@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from gridint.errors import GridintError
@@ -166,6 +167,85 @@ def _cmd_forecast(args) -> int:
     return 0
 
 
+def _progress_bar(enabled: bool):
+    """A one-line progress bar on stderr (None when disabled)."""
+    if not enabled:
+        return None
+
+    def show(stage: str, done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        sys.stderr.write(f"\r{stage:<12} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def _print_hosting(d: dict) -> None:
+    print(f"Hosting capacity of {d['feeder']} ({d['steps']}, {d['n_steps']:,} steps, "
+          f"{d['runtime_s']:.2f} s, {d['n_power_flows']:,} power flows)")
+    fb = d["feeder_binding"] or {}
+    print(f"  feeder (simultaneous, allocation by {d['allocation']}): {d['feeder_hc_kw']:,.0f} kW"
+          f"  zone {d['zone']}  binds: {fb.get('constraint', '-')} {fb.get('element', '')} "
+          f"{_fmt_time(fb.get('time'))}")
+    print(f"  {'transformer':<12}{'kVA':>7}{'PV kW':>8}{'rev.rate':>9}  {'zone':<7}"
+          f"{'HC kW':>8}{'C1 kW':>8}{'C2 kW':>8}  binding")
+    for t in d["transformers"]:
+        b = t["binding"] or {}
+        rate = "-" if t["reverse_load_rate"] is None else f"{t['reverse_load_rate']:.2f}"
+        print(f"  {t['name']:<12}{t['rated_kva']:>7.0f}{t['pv_kw']:>8.0f}{rate:>9}  "
+              f"{t['zone']:<7}{t['hc_kw']:>8.1f}{t['c1_kw']:>8.1f}{t['c2_kw']:>8.1f}  "
+              f"{b.get('constraint', '-')} {b.get('element', '')} {_fmt_time(b.get('time'))}")
+    mv = [b for b in d["buses"] if b["vn_kv"] > 1.0]
+    if mv:
+        low = sorted(mv, key=lambda b: b["hc_kw"])[:5]
+        print("  lowest 10 kV buses: " + ", ".join(f"{b['name']} {b['hc_kw']:,.0f} kW" for b in low))
+    st = d.get("stochastic")
+    if st:
+        print(f"  stochastic ({st['n_deployments']} deployments, seed {st['seed']}): first violation "
+              f"min {st['min_kw']:,.0f} / median {st['median_kw']:,.0f} / max {st['max_kw']:,.0f} kW")
+
+
+def _cmd_hosting(args) -> int:
+    import gridint.hosting as hosting
+    from gridint.hosting.publish import result_csv, result_geojson
+
+    bar = _progress_bar(args.progress if args.progress is not None else sys.stderr.isatty())
+    res = hosting.feeder_hosting_capacity(args.feeder, steps=args.steps,
+                                          allocation=args.allocation, buses=args.bus,
+                                          stochastic=args.stochastic, whatif=args.whatif,
+                                          progress=bar)
+    d = res.to_dict()
+    if args.csv:
+        Path(args.csv).write_text(result_csv([d]), encoding="utf-8")
+    if args.geojson:
+        Path(args.geojson).write_text(json.dumps(result_geojson([d])),
+                                      encoding="utf-8")
+    if args.json:
+        print(json.dumps(d, indent=1))
+    else:
+        _print_hosting(d)
+    return 0
+
+
+def _cmd_publish(args) -> int:
+    import gridint.hosting as hosting
+
+    bar = _progress_bar(args.progress if args.progress is not None else sys.stderr.isatty())
+    out = hosting.publish(args.quarter, args.out, feeders=args.feeder or None, progress=bar)
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    print(f"Open-capacity publication {out['quarter']}")
+    for s in out["substations"]:
+        print(f"  {s['substation']:<28} {s['hc_kw']:>10,.0f} kW  C2 {s['c2_kw']:>10,.0f} kW  "
+              f"zone {s['zone']}  ({', '.join(s['feeders'])})")
+    for kind, path in out["files"].items():
+        print(f"  {kind:<8} {path}")
+    return 0
+
 def _cmd_serve(args) -> int:
     import uvicorn
 
@@ -267,6 +347,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_forecast)
 
+    p = sub.add_parser("hosting-capacity", help="PV hosting capacity of every bus, transformer "
+                       "and the feeder, with zones",
+                       description="Largest additional PV [kW] per bus / distribution transformer "
+                                   "/ feeder with no new voltage, thermal or reverse-power "
+                                   "violation at any studied step (AC-confirmed).")
+    p.add_argument("feeder", metavar="FEEDER|FILE", help="catalog name or pandapower JSON file")
+    p.add_argument("--steps", choices=("year", "screening", "snapshot"),
+                   help="studied steps (default: year with profiles, else snapshot)")
+    p.add_argument("--allocation", choices=("load", "pv", "equal"), default="load",
+                   help="feeder capacity: share new PV by load (default), installed PV or equally")
+    p.add_argument("--bus", action="append", metavar="NAME",
+                   help="only this bus for nodal values (repeatable)")
+    p.add_argument("--stochastic", type=_nonneg_int, default=0, metavar="N",
+                   help="Monte Carlo PV deployments (min/median/max feeder capacity)")
+    p.add_argument("--whatif", action="store_true",
+                   help="also each bus with PF 0.95, volt-var, export limit and a battery")
+    p.add_argument("--csv", metavar="OUT", help="write the table as CSV")
+    p.add_argument("--geojson", metavar="OUT", help="write buses as GeoJSON points")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_hosting)
+
+    p = sub.add_parser("publish", help="quarterly open-capacity publication of catalog feeders",
+                       description="Hosting capacity of every catalog feeder grouped by "
+                                   "substation, as CSV + JSON + GeoJSON with date, method, limits.")
+    p.add_argument("--quarter", metavar="YYYYQn", help="e.g. 2025Q3 (default: current quarter)")
+    p.add_argument("--out", metavar="DIR", default="publication", help="output folder")
+    p.add_argument("--feeder", action="append", metavar="NAME",
+                   help="only this catalog feeder (repeatable)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_publish)
+
     p = sub.add_parser("serve", help="run the REST API (uvicorn)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -303,6 +418,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(func=_cmd_decision_replay)
     return parser
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if not 0 <= v <= 10_000:
+        raise argparse.ArgumentTypeError(f"must be in 0..10000, got {v}")
+    return v
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -112,6 +112,38 @@ class Settings(BaseSettings):
     # Probabilistic forecast quantiles (P10/P50/P90; Solar Forecast Arbiter convention).
     forecast_quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
 
+    # --- hosting capacity (issue 5) ------------------------------------------------
+    # A limit beyond its value binds new PV only where the PV makes it worse by more than
+    # this fraction of the limit (numerical noise of the 1e-9 MVA power flow is ~1e-10).
+    hosting_worsening_tolerance: float = Field(1e-6, ge=0.0, le=0.01)
+    # Confirmation on every step: a step is re-solved with the AC engine when a linear
+    # estimate (change per kW seen on the screened steps, increment x (1 + rel), + abs)
+    # reaches the limit. Test: equal to solving every step (tests/hosting).
+    hosting_confirm_margin_rel: float = Field(0.25, ge=0.0, le=10.0)
+    hosting_confirm_margin_abs: float = Field(0.003, ge=0.0, le=0.5)
+    # Screened steps per site (bracketing set before the confirmation on every step).
+    hosting_screen_steps: int = Field(96, ge=8, le=10_000)
+    # Zones, DL/T 2041-2019 style (DESIGN.md): reverse load rate <= green_max green,
+    # <= yellow_max yellow, above (or any voltage/thermal limit broken) red.
+    zone_green_max: float = Field(0.0, ge=-1.0, le=1.0)
+    zone_yellow_max: float = Field(0.8, ge=0.0, le=2.0)
+    # Mitigation what-ifs: export limit as a fraction of the AC rating (Australian
+    # "export-limited" connections; State Grid 'partial export' offers), and the
+    # battery per kW of PV for the default what-if (kW/kW, hours).
+    whatif_export_limit_fraction: float = Field(0.5, gt=0.0, le=1.0)
+    whatif_battery_kw_per_kw: float = Field(0.3, gt=0.0, le=2.0)
+    whatif_battery_hours: float = Field(2.0, gt=0.0, le=12.0)
+    # IEEE 1547-2018 Category B default volt-var curve (Table 8): V [pu] -> Q [% of rating],
+    # positive = injecting; DESIGN.md.
+    volt_var_v_pu: tuple[float, ...] = (0.92, 0.98, 1.02, 1.08)
+    volt_var_q_percent: tuple[float, ...] = (44.0, 0.0, 0.0, -44.0)
+    volt_var_max_iterations: int = Field(30, ge=1, le=200)
+    # Stochastic placement (EPRI DRIVE style): deployments and their seed.
+    stochastic_deployments: int = Field(50, ge=1, le=10_000)
+    stochastic_seed: int = 20231
+    # Absolute cap of one hosting capacity search [kW] (beyond: reported as capped).
+    hosting_max_kw: float = Field(100_000.0, gt=0.0)
+
     # --- connection requests (issue 6) ---------------------------------------------
     # Largest AC rating accepted in a request body [kW]: 20 MW, the top of the 35 kV class of
     # Q/GDW 1480 / GB/T 50865 (anything above is not distributed PV).
@@ -121,6 +153,27 @@ class Settings(BaseSettings):
     request_dc_ac_ratio_max: float = Field(2.0, gt=0.0)
     # Inverter power factor range: GB/T 29319 (0.95 leading .. 0.95 lagging).
     inverter_pf_min: float = Field(0.95, gt=0.0, le=1.0)
+    # Connection voltage by AC capacity (Q/GDW 1480-2015 5.2, GB/T 50865-2013 6.1):
+    # <= 8 kW 220 V single-phase; 8-400 kW 380 V; 400 kW-6 MW 10 kV; 6-20 MW 35 kV
+    # (outside a 10 kV feeder study: referred to a manual study).
+    connect_single_phase_max_kw: float = Field(8.0, gt=0.0)
+    connect_lv_max_kw: float = Field(400.0, gt=0.0)
+    connect_mv_max_kw: float = Field(6000.0, gt=0.0)
+    # Categories and their allowed modes (NEA distributed-PV management rules, 2025,
+    # art. 4-5; DESIGN.md): general C&I <= 6 MW at <= 10 kV.
+    allowed_modes: dict[str, tuple[str, ...]] = {
+        "residential_natural_person": ("full_export", "full_self_consumption", "surplus_export"),
+        "residential_non_natural_person": ("full_export", "full_self_consumption",
+                                           "surplus_export"),
+        "general_ci": ("full_self_consumption", "surplus_export"),
+        "large_ci": ("full_self_consumption",),
+    }
+    general_ci_max_kw: float = Field(6000.0, gt=0.0)
+    # Battery counter-offer: energy per kW of battery power [h] (2 h: the usual
+    # "new energy + storage" ratio of Hunan's 2023 provincial rules, 10-20 % x 2 h).
+    counter_offer_battery_hours: float = Field(2.0, gt=0.0, le=12.0)
+    # Counter-offer search grid (values tried per stacked AC check) and refinements.
+    counter_offer_grid: int = Field(16, ge=4, le=128)
 
     # --- data ---------------------------------------------------------------------
     feeders_dir: Path = Field(default_factory=lambda: project_root() / "feeders")

@@ -66,6 +66,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sims._results import _cpu_counters, _others_share, wait_for_idle
+
 logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -135,43 +137,6 @@ def _reset_peak_rss() -> bool:
         return True
     except OSError:
         return False
-
-
-def _cpu_counters():
-    """(machine total jiffies, machine busy jiffies, own CPU seconds incl. children)."""
-    try:
-        with open("/proc/stat") as f:
-            vals = [int(x) for x in f.readline().split()[1:9]]
-    except OSError:
-        vals = [0] * 8
-    total = sum(vals)
-    busy = total - vals[3] - vals[4]
-    t = os.times()
-    return total, busy, t.user + t.system + t.children_user + t.children_system
-
-
-def _others_share(c0, c1) -> float:
-    """Share of the machine's CPU capacity (all cores) used by other processes
-    between two :func:`_cpu_counters` readings."""
-    hz = os.sysconf("SC_CLK_TCK")
-    total = (c1[0] - c0[0]) / hz
-    busy = (c1[1] - c0[1]) / hz
-    own = c1[2] - c0[2]
-    return float(min(1.0, max(0.0, (busy - own) / total))) if total > 0 else float("nan")
-
-
-def wait_for_idle(max_wait_s: float, busy_max: float = 0.15, sample_s: float = 5.0) -> float:
-    """Wait (up to ``max_wait_s``) until other processes use less than ``busy_max``
-    of the machine over a ``sample_s`` window; return the last measured share."""
-    t_end = time.monotonic() + max_wait_s
-    while True:
-        c0 = _cpu_counters()
-        time.sleep(sample_s)
-        share = _others_share(c0, _cpu_counters())
-        if share < busy_max or time.monotonic() >= t_end:
-            return share
-        print(f"machine busy ({share:.0%} of all cores used by other processes); waiting ...",
-              flush=True)
 
 
 def gridint_source_hash() -> str:

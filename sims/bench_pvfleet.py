@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sims._results import _cpu_counters, others_share, wait_for_idle
+
 logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,39 +63,6 @@ def _best_wc(fn, repeats: int):
         best = min(best, time.perf_counter() - t0)
         best_cpu = min(best_cpu, time.process_time() - c0)
     return best, best_cpu, out
-
-
-def _cpu_counters():
-    """(machine total jiffies, machine busy jiffies, own CPU seconds)."""
-    try:
-        with open("/proc/stat") as f:
-            vals = [int(x) for x in f.readline().split()[1:9]]
-    except OSError:
-        vals = [0] * 8
-    t = os.times()
-    return sum(vals), sum(vals) - vals[3] - vals[4], t.user + t.system
-
-
-def others_share(seconds: float = 3.0) -> float:
-    """Share of the machine's CPU capacity used by other processes over ``seconds``."""
-    c0 = _cpu_counters()
-    time.sleep(seconds)
-    c1 = _cpu_counters()
-    hz = os.sysconf("SC_CLK_TCK")
-    total, busy = (c1[0] - c0[0]) / hz, (c1[1] - c0[1]) / hz
-    own = c1[2] - c0[2]
-    return float(min(1.0, max(0.0, (busy - own) / total))) if total > 0 else float("nan")
-
-
-def wait_for_idle(max_wait_s: float, busy_max: float = 0.15) -> float:
-    """Wait (up to ``max_wait_s``) until other processes leave the CPUs idle."""
-    t_end = time.monotonic() + max_wait_s
-    while True:
-        share = others_share()
-        if share < busy_max or time.monotonic() >= t_end:
-            return share
-        print(f"machine busy ({share:.0%} used by other processes); waiting ...", flush=True)
-        time.sleep(10)
 
 
 def machine_info() -> dict:
