@@ -221,9 +221,12 @@ def _iso(t: dt.datetime | None) -> str | None:
 
 
 def _invalid(decision: im.Decision) -> im.RequestInvalid:
+    """The engine's ``invalid`` answer as an error naming the field (reason rule
+    ``validity.<field>``, or a reason whose element/rule is a request field)."""
     fields = set(im.ConnectionRequest.__dataclass_fields__)
     for r in decision.reasons:
-        for name in (r.element, r.rule):
+        rule_field = r.rule.split(".", 1)[1] if r.rule.startswith("validity.") else None
+        for name in (rule_field, r.element, r.rule):
             if name in fields:
                 text = f"{r.value}" if r.value is not None else "not allowed"
                 if r.limit is not None:

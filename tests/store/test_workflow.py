@@ -232,3 +232,14 @@ def test_dispatch_plans_are_versioned(sessions):
         assert (v1.version, v2.version) == (1, 2)
         assert repo.latest_dispatch_plan(s, FEEDER, day).plan == {"p_kw": [3, 4]}
         assert repo.latest_dispatch_plan(s, FEEDER, day + dt.timedelta(days=1)) is None
+
+
+def test_engine_invalid_names_the_field():
+    from gridint.interconnection.model import Decision, Reason
+
+    err = workflow._invalid(Decision("invalid", "380V", None, (
+        Reason("validity.mode", value="large_ci may use full_self_consumption"),)))
+    assert (err.field, err.reason) == ("mode", "large_ci may use full_self_consumption")
+    err = workflow._invalid(Decision("invalid", None, None, (Reason("capacity", element="bus"),)))
+    assert err.field == "bus"
+    assert workflow._invalid(Decision("invalid", None, None, ())).field == "body"
