@@ -26,6 +26,7 @@ import contextlib
 import datetime as dt
 import functools
 import hashlib
+import inspect
 import json
 import logging
 import math
@@ -65,11 +66,25 @@ Evaluator = Callable[..., im.Decision]
 APPROVALS = ("approved", "approved_with_conditions")
 
 
-def default_evaluator(req: im.ConnectionRequest, *, ahead: Sequence[im.QueuedPV] = ()) -> im.Decision:
-    """The rules engine, :func:`gridint.interconnection.evaluate` (looked up on each call)."""
+def default_evaluator(req: im.ConnectionRequest, *, ahead: Sequence[im.QueuedPV] = (),
+                      **options) -> im.Decision:
+    """The rules engine, :func:`gridint.interconnection.evaluate` (looked up on each call);
+    ``options`` (e.g. ``counter_offers=False``) are passed on."""
     import gridint.interconnection as interconnection
 
-    return interconnection.evaluate(req, ahead=ahead)
+    return interconnection.evaluate(req, ahead=ahead, **options)
+
+
+def _takes_counter_offers(evaluator: Evaluator) -> bool:
+    if evaluator is default_evaluator:
+        import gridint.interconnection as interconnection
+
+        evaluator = interconnection.evaluate
+    try:
+        params = inspect.signature(evaluator).parameters
+    except (TypeError, ValueError):
+        return False
+    return "counter_offers" in params
 
 
 @dataclass(frozen=True)
@@ -237,10 +252,13 @@ def _invalid(decision: im.Decision) -> im.RequestInvalid:
                              + (f" ({r.element})" if r.element else ""))
 
 
-def _decide(req: ConnectionRequest, evaluator: Evaluator, ahead: list[im.QueuedPV]
-            ) -> tuple[im.Decision, dict]:
+def _decide(req: ConnectionRequest, evaluator: Evaluator, ahead: list[im.QueuedPV], *,
+            counter_offers: bool = True) -> tuple[im.Decision, dict]:
     spec = _spec(req)
-    decision = evaluator(spec, ahead=ahead)
+    if not counter_offers and _takes_counter_offers(evaluator):
+        decision = evaluator(spec, ahead=ahead, counter_offers=False)
+    else:
+        decision = evaluator(spec, ahead=ahead)
     inputs = {"request": spec.to_dict(), "ahead": [a.__dict__.copy() for a in ahead]}
     return decision, inputs
 
@@ -625,7 +643,8 @@ def reevaluate_queue(session: Session, feeder: str, *, evaluator: Evaluator | No
                      actor: User | None = None, now: dt.datetime | None = None) -> list[int]:
     """Re-evaluate the queued requests of ``feeder`` in order (call inside the feeder's
     write transaction). Each request that fits now is approved and holds its capacity
-    before the next one is evaluated.
+    before the next one is evaluated. A request that still does not fit keeps its stored
+    answer (counter-offers are not recomputed); its queue position is always live.
 
     Returns
     -------
@@ -636,8 +655,11 @@ def reevaluate_queue(session: Session, feeder: str, *, evaluator: Evaluator | No
     now = now or utcnow()
     changed = []
     for req in repo.queued_requests(session, feeder):
+        # counter-offers only matter for a request that stays queued, which keeps its
+        # stored answer: skip computing them (the engine's costliest part)
         decision, inputs = _decide(req, evaluator, repo.queue_ahead(session, feeder,
-                                                                    exclude_id=req.id))
+                                                                    exclude_id=req.id),
+                                   counter_offers=False)
         if decision.decision == "queued":
             continue
         _apply(session, req, decision, inputs, kind="reevaluation", actor=actor, now=now)
