@@ -13,7 +13,8 @@ What is measured, in one run on this machine
    so the rules engine's caches are in the same state): the ratio of the HTTP latencies
    to the in-process ones is the API's overhead plus the queueing of 20 clients on the
    server's cores; one client over HTTP against the in-process calls isolates the
-   HTTP + server cost.
+   HTTP + server cost; and the same 20-client load on the same app with the rules engine
+   replaced by one that answers at once (what the API and the store cost alone).
 
 The rules engine is whatever ``gridint.interconnection.evaluate`` is in this commit (the
 section says which answers it gave); a first pre-check at every transformer is sent before
@@ -72,17 +73,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db_url: str, workers: int = 1) -> tuple[subprocess.Popen, str, float]:
-    """``gridint serve`` in a subprocess; returns (process, base URL, start-up time [s])."""
+_ZERO_COST_SERVER = """
+import sys, uvicorn
+from api import create_app
+from gridint.interconnection.model import Decision, Reason
+def engine(req, *, ahead=()):  # answers at once: what is left is the API and the store
+    return Decision("approved", None, req.ac_kw, (Reason("zero_cost_engine"),))
+uvicorn.run(create_app(evaluator=engine), host="127.0.0.1", port=int(sys.argv[1]),
+            log_level="warning")
+"""
+
+
+def start_server(db_url: str, workers: int = 1, zero_cost: bool = False
+                 ) -> tuple[subprocess.Popen, str, float]:
+    """``gridint serve`` in a subprocess (or the same app with a rules engine that answers
+    at once, ``zero_cost``); returns (process, base URL, start-up time [s])."""
     import httpx
 
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GRIDINT_DATABASE_URL": db_url,
            "GRIDINT_SCHEDULER_ENABLED": "false"}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "gridint.cli", "serve", "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", str(workers)], env=env, cwd=str(ROOT),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cmd = ([sys.executable, "-c", _ZERO_COST_SERVER, str(port)] if zero_cost else
+           [sys.executable, "-m", "gridint.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers)])
+    proc = subprocess.Popen(cmd, env=env, cwd=str(ROOT), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     while True:
         if proc.poll() is not None:
@@ -161,7 +177,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def render(info: dict, rows: list[tuple], seen: Counter, warm_s: float, start_s: float,
-           target_ms: float, p95_ms: tuple[float, float], cmd: str) -> str:
+           target_ms: float, p95_ms: tuple[float, float, float], cmd: str) -> str:
     decisions = ", ".join(f"{d or 'error ' + str(s)} {n}" for (s, d), n in sorted(seen.items(), key=str))
     lines = [
         SECTION, "",
@@ -182,12 +198,14 @@ def render(info: dict, rows: list[tuple], seen: Counter, warm_s: float, start_s:
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, n, p50, p95, p99, mx, rps, peer in rows:
+        ratio = f"{p50 / peer:.2f}x" if peer == peer else "-"
         lines.append(f"| {name} | {n:,} | {p50:.1f} | {p95:.1f} | {p99:.1f} | {mx:.1f} | "
-                     f"{rps:,.1f} | {p50 / peer:.2f}x |")
+                     f"{rps:,.1f} | {ratio} |")
     verdict = ["PASS" if p <= target_ms else "FAIL" for p in p95_ms]
     lines += ["", f"Target: p95 <= {target_ms:.0f} ms at 20 concurrent clients: one process "
               f"**{p95_ms[0]:.1f} ms, {verdict[0]}**; {info['workers']} worker processes "
-              f"**{p95_ms[1]:.1f} ms, {verdict[1]}**."]
+              f"**{p95_ms[1]:.1f} ms, {verdict[1]}**; the API and the store alone (engine "
+              f"answering at once) {p95_ms[2]:.1f} ms, {verdict[2]}."]
     return "\n".join(lines) + "\n"
 
 
@@ -249,6 +267,14 @@ def main(argv=None) -> int:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+        proc, base, _ = start_server(db_url, zero_cost=True)
+        try:
+            print(f"zero-cost engine: warm-up, then {args.clients} clients ...", flush=True)
+            http_load(base, unique, 1)
+            latz, wallz, _ = http_load(base, work, args.clients)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
         print("in-process ...", flush=True)
         in_process(db_url, unique)  # the same warm-up as the server's
         lat0w = in_process(db_url, work)  # the 20-client sequence, one at a time
@@ -272,10 +298,13 @@ def main(argv=None) -> int:
             row("in-process `workflow.precheck`, the same requests one at a time (peer)", lat0w,
                 sum(lat0w)) + (peer_w,),
             row("HTTP, 1 client, 1 process (requests seen before)", lat1, wall1) + (peer_1,),
+            row(f"HTTP, {args.clients} concurrent clients, 1 process, rules engine replaced by one "
+                "that answers at once (the API and the store alone)", latz, wallz) + (float("nan"),),
             row("in-process `workflow.precheck`, the same (peer)", lat0, sum(lat0)) + (peer_1,)]
     info["workers"] = workers
     cmd = "python -m sims.bench_api" + (" --quick" if args.quick else "") + (" --out" if args.out else "")
-    text = render(info, rows, seen, warm_s, start_s, 100.0, (pct(lat20, 95), pct(latw, 95)), cmd)
+    text = render(info, rows, seen, warm_s, start_s, 100.0,
+                  (pct(lat20, 95), pct(latw, 95), pct(latz, 95)), cmd)
     print(text)
     if args.out:
         write_section(SECTION, text, Path(args.out))
