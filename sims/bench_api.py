@@ -298,9 +298,9 @@ def main(argv=None) -> int:
             row("in-process `workflow.precheck`, the same requests one at a time (peer)", lat0w,
                 sum(lat0w)) + (peer_w,),
             row("HTTP, 1 client, 1 process (requests seen before)", lat1, wall1) + (peer_1,),
+            row("in-process `workflow.precheck`, the same (peer)", lat0, sum(lat0)) + (peer_1,),
             row(f"HTTP, {args.clients} concurrent clients, 1 process, rules engine replaced by one "
-                "that answers at once (the API and the store alone)", latz, wallz) + (float("nan"),),
-            row("in-process `workflow.precheck`, the same (peer)", lat0, sum(lat0)) + (peer_1,)]
+                "that answers at once (the API and the store alone)", latz, wallz) + (float("nan"),)]
     info["workers"] = workers
     cmd = "python -m sims.bench_api" + (" --quick" if args.quick else "") + (" --out" if args.out else "")
     text = render(info, rows, seen, warm_s, start_s, 100.0,
