@@ -25,8 +25,10 @@ run: $(STAMP)
 	@echo
 	$(VENV)/bin/gridint hosting-capacity $(FEEDER)
 
-## test: the whole suite (pytest exit code 5 = no tests collected is not a failure)
+## test: the whole suite (pytest exit code 5 = no tests collected is not a failure); the
+## PostgreSQL server the store tests start is installed first if missing
 test: $(STAMP)
+	@bash scripts/install-test-services.sh
 	@$(PY) -m pytest -n $(PYTEST_WORKERS) -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 

@@ -256,6 +256,62 @@ def _cmd_publish(args) -> int:
     return 0
 
 
+def _cmd_serve(args) -> int:
+    import uvicorn
+
+    if args.workers > 1:  # worker processes import the app themselves; migrate once first
+        from gridint.store import init_db
+
+        init_db().dispose()
+        uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level="info")
+        return 0
+    from api import create_app  # the API is imported here only: the library never imports it
+
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _cmd_user_add(args) -> int:
+    from gridint.store import init_db, make_sessionmaker, repo, write_transaction
+
+    with make_sessionmaker(init_db())() as session, write_transaction(session):
+        user, token = repo.create_user(session, args.name, args.role)
+        repo.audit(session, None, "user_add", "user", user.id, {"name": user.name, "role": user.role,
+                                                                "by": "cli"})
+    out = {"name": user.name, "role": user.role, "token": token}
+    print(json.dumps(out, indent=2) if args.json else
+          f"user {out['name']} ({out['role']}) added; token (shown once):\n{token}")
+    return 0
+
+
+def _cmd_precheck(args) -> int:
+    from gridint.store import workflow
+    from gridint.store.text import format_answer
+
+    body = {"feeder": args.feeder, "bus": args.bus, "ac_kw": args.kw, "category": args.category,
+            "mode": args.mode}
+    if args.queue:
+        from gridint.store import init_db, make_sessionmaker
+
+        with make_sessionmaker(init_db())() as session:
+            answer = workflow.precheck(session, body)
+    else:
+        answer = workflow.precheck(None, body)
+    print(json.dumps(answer, indent=2) if args.json else format_answer(answer))
+    return 0
+
+
+def _cmd_decision_replay(args) -> int:
+    from gridint.store import init_db, make_sessionmaker, workflow
+    from gridint.store.text import format_replay
+
+    with make_sessionmaker(init_db())() as session:
+        result = workflow.replay_decision(session, args.id)
+    print(json.dumps(result, indent=2) if args.json else format_replay(result))
+    return 0 if result["reproduced"] is not False else 1
+
+
 def _cmd_reliability(args) -> int:
     from gridint.grid.catalog import load_feeder
     from gridint.reliability import reliability_study
@@ -372,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_publish)
+
     p = sub.add_parser("reliability", help="supply reliability (SAIFI, SAIDI, RS-1 vs the 99.89 %% target)",
                        description="Supply reliability of a feeder from its reliability columns: analytical "
                                    "(RELRAD-style) or sequential Monte Carlo; load points, components ranked "
@@ -385,6 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="greedy ranking of upgrades (automation, fuses, ties), at most N steps (default 5)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_reliability)
+
     p = sub.add_parser("dispatch", help="day-ahead storage dispatch plan, AC-verified",
                        description="Day-ahead plan of every battery on a feeder (96 quarter-hours, "
                                    "LP + AC power flow) that keeps voltages, loadings and reverse power "
@@ -395,6 +453,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--plot", metavar="OUT.png", help="save the before/after voltage envelope as PNG")
     p.set_defaults(func=_cmd_dispatch)
+
+    p = sub.add_parser("serve", help="run the REST API (uvicorn)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("user", help="API users")
+    usub = p.add_subparsers(dest="user_command", metavar="ACTION")
+    usub.required = True
+    q = usub.add_parser("add", help="add a user and print its token (shown once)")
+    q.add_argument("name")
+    q.add_argument("--role", required=True, choices=("installer", "engineer", "operator", "admin"))
+    q.add_argument("--json", action="store_true", help="machine-readable output {name, role, token}")
+    q.set_defaults(func=_cmd_user_add)
+
+    from gridint.interconnection.model import CATEGORIES, MODES
+
+    p = sub.add_parser("precheck", help="instant connection pre-check of N kW PV at a bus")
+    p.add_argument("feeder", metavar="FEEDER", help="catalog feeder name")
+    p.add_argument("--bus", required=True, help="bus or distribution transformer name")
+    p.add_argument("--kw", type=float, required=True, help="inverter AC rating [kW]")
+    p.add_argument("--category", choices=CATEGORIES, default="residential_natural_person")
+    p.add_argument("--mode", choices=MODES, default="surplus_export")
+    p.add_argument("--queue", action="store_true",
+                   help="include the approved-not-connected queue of the database (GRIDINT_DATABASE_URL)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_precheck)
+
+    p = sub.add_parser("decision", help="stored connection decisions")
+    dsub = p.add_subparsers(dest="decision_command", metavar="ACTION")
+    dsub.required = True
+    q = dsub.add_parser("replay", help="re-run the rules engine on a stored decision's inputs")
+    q.add_argument("id", type=int, help="decision id")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(func=_cmd_decision_replay)
     return parser
 
 

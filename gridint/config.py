@@ -282,6 +282,22 @@ class Settings(BaseSettings):
     scheduler_publication_hour: int = Field(2, ge=0, le=23)
     scheduler_misfire_grace_s: int = Field(300, ge=1)
 
+    # --- store and API (issue 6) ---------------------------------------------------
+    # How long a writer waits for the SQLite database lock (BEGIN IMMEDIATE) [s]; submissions
+    # on one feeder are serialised, so this bounds the queue of waiting writers (engineering choice).
+    database_busy_timeout_s: float = Field(60.0, gt=0.0, le=3600.0)
+    # Connection pool of one process (SQLAlchemy QueuePool): size and overflow (engineering choice).
+    database_pool_size: int = Field(10, ge=1, le=1000)
+    database_max_overflow: int = Field(30, ge=0, le=1000)
+    # Largest API request body accepted [bytes]; larger bodies get 413 Content Too Large
+    # (RFC 9110 §15.5.14). 64 KiB is far above any connection request (< 1 KiB).
+    api_max_body_bytes: int = Field(65_536, ge=1_024, le=100_000_000)
+    # Longest Idempotency-Key header accepted [characters] (IETF draft-ietf-httpapi-idempotency-key-header).
+    api_idempotency_key_max_len: int = Field(200, ge=8, le=1_000)
+    # Days an applicant has to accept an approval before it expires and frees its capacity
+    # (project default; the NEA 2025 rules leave the deadline to the grid company).
+    request_accept_days: int = Field(30, ge=1, le=3650)
+
     @model_validator(mode="after")
     def _check_bands(self) -> "Settings":
         if self.vm_min_pu >= self.vm_max_pu:

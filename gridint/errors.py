@@ -20,6 +20,10 @@ __all__ = [
     "RuleViolation",
     "ReliabilityError",
     "DispatchError",
+    "StoreError",
+    "RecordNotFound",
+    "StateConflict",
+    "IdempotencyConflict",
 ]
 
 
@@ -98,3 +102,19 @@ class ReliabilityError(GridintError):
 
 class DispatchError(GridintError):
     """A storage dispatch cannot be planned (no storage, inputs that do not fit the net)."""
+
+
+class StoreError(GridintError):
+    """A store operation cannot be carried out (record missing, state does not allow it)."""
+
+
+class RecordNotFound(StoreError):
+    """A stored record does not exist (or is not visible to the caller)."""
+
+
+class StateConflict(StoreError):
+    """The record's state does not allow the action (e.g. withdrawing a connected request)."""
+
+
+class IdempotencyConflict(StateConflict):
+    """An Idempotency-Key was reused with a different request."""

@@ -97,7 +97,8 @@ class _FeederContext:
         self.feeder = load_feeder(name)
         self.version = feeder_version(self.feeder)
         steps = "year" if self.feeder.has_profiles else "snapshot"
-        self.c, self.p, self.q, self.shape, self.tindex, self.mode = _prepare(self.feeder, steps)
+        self.c, p, q, self.shape, self.tindex, self.mode = _prepare(self.feeder, steps)
+        self.p, self.q = np.atleast_2d(p), np.atleast_2d(q)  # a snapshot is one step
         cols = _feeder_buses(self.feeder.net, self.c, self.feeder.voltage_kv)
         self.bus_col = {str(self.c.bus_names[i]): int(i) for i in cols}
         net = self.feeder.net

@@ -166,3 +166,13 @@ def test_binding_step_against_pandapower(ctx, t12_hc):
     rate_ok, _ = run(0.95 * t12_hc)
     assert rate_big > s.reverse_load_rate_max >= rate_ok
     assert rate_big == pytest.approx(reason.value, rel=1e-6)
+
+
+def test_snapshot_feeder_with_a_queue_ahead():
+    """A feeder without profiles (one snapshot step) takes a queue ahead too."""
+    req = parse_request(body(feeder="case33bw", bus="17", ac_kw=500, category="general_ci",
+                             mode="surplus_export"))
+    alone = evaluate(req)
+    ahead = evaluate(req, ahead=[QueuedPV("17", 2000.0, "approved", 1)])
+    assert alone.decision == "approved"
+    assert ahead.max_kw_now == pytest.approx(alone.max_kw_now - 2000.0, abs=0.01 * alone.max_kw_now)

@@ -1,0 +1,14 @@
+"""The store: SQLAlchemy 2.0 models, sessions, repositories, alembic migrations, and the
+connection-request workflow on top of them (atomic capacity reservation, FIFO queue).
+
+>>> from gridint.store import init_db, make_sessionmaker
+>>> engine = init_db("sqlite:///gridint.db")        # alembic upgrade head
+>>> Session = make_sessionmaker(engine)
+
+Modules: :mod:`~gridint.store.models` (tables), :mod:`~gridint.store.db` (engine,
+serialised write transactions, migrations), :mod:`~gridint.store.repo` (repositories),
+:mod:`~gridint.store.workflow` (pre-check, submission, lifecycle, queue, replay).
+"""
+from gridint.store.db import init_db, make_engine, make_sessionmaker, write_transaction
+
+__all__ = ["init_db", "make_engine", "make_sessionmaker", "write_transaction"]
