@@ -119,6 +119,9 @@ class Site:
         (:func:`peak_shave_kw`); 0 = none.
     volt_var : bool
         IEEE 1547 Category B volt-var on the new inverters (single-bus sites).
+    flat : bool
+        Output 1.0 at every step with sun (shape > 0): a constant export ``x`` kW
+        in daylight -- the rating then *is* an export limit that fits any PV size.
     """
 
     name: str
@@ -129,10 +132,17 @@ class Site:
     battery_kw: float = 0.0
     battery_kwh: float = 0.0
     volt_var: bool = False
+    flat: bool = False
 
     @property
     def plain(self) -> bool:
-        return self.export_limit_fraction is None and self.battery_kw <= 0.0
+        return self.export_limit_fraction is None and self.battery_kw <= 0.0 and not self.flat
+
+    def key(self) -> tuple:
+        """Hashable identity of the site's injection behaviour."""
+        return (self.name, tuple(self.cols.tolist()), tuple(np.round(self.weights, 12).tolist()),
+                self.q_per_p, self.export_limit_fraction, self.battery_kw, self.battery_kwh,
+                self.volt_var, self.flat)
 
 
 @dataclass
@@ -286,12 +296,21 @@ class _Study:
     # ------------------------------------------------------------------ injections
     def unit_output(self, site: Site, x_kw: float) -> np.ndarray:
         """New-PV export per kW of rating at every step [kW/kW] for rating x."""
-        u = self.shape
+        if site.plain:
+            return self.shape
+        cache = self.__dict__.setdefault("_unit_cache", {})
+        key = (site.key(), float(x_kw))
+        if key in cache:
+            return cache[key]
+        u = (self.shape > 1e-6).astype(float) if site.flat else self.shape
         if site.export_limit_fraction is not None:
             u = np.minimum(u, site.export_limit_fraction)
         if site.battery_kw > 0 and x_kw > 0:
             u = peak_shave_kw(u * x_kw, site.battery_kw, site.battery_kwh, self.steps_per_day,
                               self.step_h) / x_kw
+        if len(cache) > 256:
+            cache.clear()
+        cache[key] = u
         return u
 
     def run_trials(self, trials: Sequence[tuple[Site, float, np.ndarray]]) -> list[np.ndarray]:
@@ -427,20 +446,23 @@ def _screen_common(study: _Study, n: int):
     return cache[n]
 
 
-def screen_steps(study: _Study, sites: Sequence[Site], n: int) -> list[np.ndarray]:
+def screen_steps(study: _Study, sites: Sequence[Site], n: int,
+                 x_kw: Sequence[float] | None = None) -> list[np.ndarray]:
     """Steps most likely to bind each site: high PV output with high voltage at the
-    site or anywhere, strong reverse flow or loading (whole set if small)."""
+    site or anywhere, strong reverse flow or loading (whole set if small). ``x_kw``:
+    the rating each site is tried at (a battery's effect depends on it)."""
     if study.n_steps <= 2 * n:
         return [np.arange(study.n_steps)] * len(sites)
     common, vm, vm_max, rev, k = _screen_common(study, n)
     shape = study.shape
     out = []
-    for site in sites:
+    for i, site in enumerate(sites):
         v_site = vm[:, site.cols[0]] if len(site.cols) == 1 else vm[:, site.cols] @ site.weights
         if site.plain:
             out.append(np.union1d(common, _top(shape * v_site, k)))
         else:  # a shaped site: its own output replaces the shape
-            u = study.unit_output(site, 1.0)
+            x = x_kw[i] if x_kw is not None else max(100.0, 3.0 * site.battery_kw)
+            u = study.unit_output(site, x)
             picks = [_top(sc, k) for sc in (u, u * vm_max, u + rev, u * v_site)]
             out.append(np.unique(np.concatenate(picks)))
     return out
@@ -651,7 +673,7 @@ def check_sites(study: _Study, trials: Sequence[tuple[Site, float]], *,
     if not trials:
         return []
     sites = [t[0] for t in trials]
-    steps = screen_steps(study, sites, n_screen) if n_screen else \
+    steps = screen_steps(study, sites, n_screen, [float(t[1]) for t in trials]) if n_screen else \
         [np.arange(study.n_steps)] * len(sites)
     rs = study.run_trials([(site, float(x), st) for (site, x), st in zip(trials, steps)])
     out: list[tuple[bool, Binding | None] | None] = [None] * len(trials)

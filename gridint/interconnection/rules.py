@@ -105,10 +105,25 @@ class _FeederContext:
         self.trafo_lv = {str(n): str(self.c.bus_names[self.c.bus_position(int(b))])
                          for n, b in zip(net.trafo.name, net.trafo.lv_bus)}
         self.studies: OrderedDict = OrderedDict()
+        self.hc_cache: dict = {}
 
     def column(self, bus: str) -> int | None:
         bus = self.trafo_lv.get(bus, bus)
         return self.bus_col.get(bus)
+
+    def hc(self, study: _Study, site: Site, kw: dict):
+        """AC-confirmed hosting capacity of a site in a queue state (cached)."""
+        key = (id(study), site.key())
+        with _LOCK:
+            hit = self.hc_cache.get(key)
+        if hit is not None:
+            return hit
+        res = solve_sites(study, [site], max_kw=get_settings().hosting_max_kw, **kw)[0]
+        with _LOCK:
+            if len(self.hc_cache) > 4096:
+                self.hc_cache.clear()
+            self.hc_cache[key] = res
+        return res
 
     def study(self, ahead: Sequence[QueuedPV]) -> _Study:
         key = tuple(sorted((str(a.bus), round(float(a.ac_kw), 6)) for a in ahead))
@@ -128,7 +143,8 @@ class _FeederContext:
         with _LOCK:
             self.studies[key] = study
             while len(self.studies) > _STUDIES_PER_FEEDER:
-                self.studies.popitem(last=False)
+                _, old = self.studies.popitem(last=False)
+                self.hc_cache = {k: v for k, v in self.hc_cache.items() if k[0] != id(old)}
         return study
 
 
@@ -239,26 +255,34 @@ def evaluate(req: ConnectionRequest, *, ahead: Sequence[QueuedPV] = (),
     plain = Site(name, one, w, export_limit_fraction=export0)
     kw = dict(n_screen=s.hosting_screen_steps, confirm=(study.n_steps > 1))
     special = req.power_factor < 1.0 or req.volt_var or req.battery_kw > 0
-    trials = [(as_requested, req.ac_kw)] + ([(plain, req.ac_kw)] if special else [])
-    fits = check_sites(study, trials, **kw)
-    hc = solve_sites(study, [as_requested], max_kw=s.hosting_max_kw, **kw)[0]
+    hc = ctx.hc(study, as_requested, kw)
     max_kw_now = round(min(hc.hc_kw, s.hosting_max_kw), 1)
-    if fits[0][0]:
+    # Within the AC-confirmed capacity the request fits (voltage rise, reverse flow and
+    # branch currents grow monotonically / convexly with the injection: feasible at 0
+    # and at hc means feasible between); just above it, within the bracket's
+    # resolution, the answer is decided by an explicit AC check.
+    fits = req.ac_kw <= hc.hc_kw
+    binding = None
+    if not fits:
+        fits, binding = check_sites(study, [(as_requested, req.ac_kw)], **kw)[0]
+    if fits:
         reasons.append(Reason("technical", limit=max_kw_now, value=req.ac_kw,
                               element=name))
-        if special and not fits[1][0]:
-            conditions = {k: v for k, v in (("power_factor", req.power_factor),
-                                            ("volt_var", req.volt_var),
-                                            ("battery_kw", req.battery_kw),
-                                            ("battery_kwh", req.battery_kwh)) if v}
-            reasons.append(_binding_reason(fits[1][1], "technical.without_conditions"))
-            return Decision("approved_with_conditions", level, max_kw_now, tuple(reasons),
-                            conditions=conditions)
+        if special:
+            hc_plain = ctx.hc(study, plain, kw)
+            if req.ac_kw > hc_plain.hc_kw:
+                conditions = {k: v for k, v in (("power_factor", req.power_factor),
+                                                ("volt_var", req.volt_var),
+                                                ("battery_kw", req.battery_kw),
+                                                ("battery_kwh", req.battery_kwh)) if v}
+                reasons.append(_binding_reason(hc_plain.binding, "technical.without_conditions"))
+                return Decision("approved_with_conditions", level, max_kw_now, tuple(reasons),
+                                conditions=conditions)
         conditions = {"anti_reverse_power_relay": True} if export0 == 0.0 else {}
         decision = "approved_with_conditions" if conditions else "approved"
         return Decision(decision, level, max_kw_now, tuple(reasons), conditions=conditions)
     reasons.append(Reason("technical.capacity", limit=max_kw_now, value=req.ac_kw, element=name))
-    reasons.append(_binding_reason(fits[0][1]))
+    reasons.append(_binding_reason(binding))
     # inverter settings the grid company may require (GB/T 29319): PF, volt-var
     pf_min = s.inverter_pf_min
     tan_min = math.tan(math.acos(pf_min))
@@ -271,82 +295,65 @@ def evaluate(req: ConnectionRequest, *, ahead: Sequence[QueuedPV] = (),
         imposable.append(({"volt_var": True},
                           Site(name, one, w, q_per_p=-tan, volt_var=True,
                                battery_kw=req.battery_kw, battery_kwh=req.battery_kwh)))
-    if imposable:
-        ok = check_sites(study, [(site, req.ac_kw) for _, site in imposable], **kw)
-        for (cond, _), (good, _) in zip(imposable, ok):
-            if good:
-                reasons.append(Reason("technical.with_inverter_setting", value=str(cond),
-                                      element=name))
-                return Decision("approved_with_conditions", level, max_kw_now, tuple(reasons),
-                                conditions=cond)
+    for cond, site in imposable:
+        if req.ac_kw <= ctx.hc(study, site, kw).hc_kw:
+            reasons.append(Reason("technical.with_inverter_setting", value=str(cond),
+                                  element=name))
+            return Decision("approved_with_conditions", level, max_kw_now, tuple(reasons),
+                            conditions=cond)
     offers: list[CounterOffer] = []
     if counter_offers:
-        offers = _counter_offers(study, req, name, one, w, tan, max_kw_now, kw)
+        offers = _counter_offers(ctx, study, req, name, one, w, tan, max_kw_now, kw)
     return Decision("queued", level, max_kw_now, tuple(reasons), tuple(offers))
 
 
-def _largest_fitting(study, make, lo: float, hi: float, kw: dict, grid: int,
-                     increasing: bool) -> float | None:
-    """Largest (``increasing`` False: smallest) parameter in [lo, hi] for which
-    ``make(value) -> (site, x)`` fits, by two stacked grid passes; AC-verified."""
-    best = None
-    a, b = lo, hi
-    for _ in range(2):
-        values = np.linspace(a, b, grid)
-        ok = check_sites(study, [make(v) for v in values], **kw)
-        good = [v for v, (g, _) in zip(values, ok) if g]
-        if not good:
-            return best
-        v = max(good) if not increasing else min(good)
-        best = float(v)
-        step = (b - a) / (grid - 1)
-        a, b = (v, min(v + step, hi)) if not increasing else (max(v - step, lo), v)
-        if b - a < 0.5:
-            break
-    return best
+def _smallest_fitting(study, make, values, kw) -> float | None:
+    """Smallest of ``values`` for which ``make(value) -> (site, x)`` fits (one stacked,
+    AC-confirmed check of all of them)."""
+    values = sorted(set(float(v) for v in values))
+    ok = check_sites(study, [make(v) for v in values], **kw)
+    good = [v for v, (g, _) in zip(values, ok) if g]
+    return min(good) if good else None
 
 
-def _counter_offers(study, req: ConnectionRequest, name, one, w, tan, max_kw_now, kw
+def _counter_offers(ctx, study, req: ConnectionRequest, name, one, w, tan, max_kw_now, kw
                     ) -> list[CounterOffer]:
+    """Counter-offers, each AC-verified for this request on every step (module doc)."""
     s = get_settings()
     offers = []
     if max_kw_now >= 1.0:
         offers.append(CounterOffer("max_kw", max_kw_now, "kW"))
-    grid = s.counter_offer_grid
-    # export limit that makes the full rating fit (largest such limit)
-    e = _largest_fitting(
-        study, lambda v: (Site(name, one, w, q_per_p=-tan, volt_var=req.volt_var,
-                               export_limit_fraction=max(v, 0.0) / req.ac_kw), req.ac_kw),
-        0.0, req.ac_kw, kw, grid, increasing=False)
-    if e is not None and e >= 1.0:
-        offers.append(CounterOffer("export_limit_kw", round(e, 1), "kW"))
-    # smallest battery (kW with battery_hours of energy), peak-shaving rule
+    ac = req.ac_kw
+    # export limit: the flat daytime export that fits (fits any rating), then the largest
+    # of a few values above it that still fits this rating
+    e_flat = ctx.hc(study, Site(name, one, w, q_per_p=-tan, volt_var=req.volt_var, flat=True),
+                    kw).hc_kw
+    if e_flat >= 1.0:
+        cands = [e_flat * f for f in (1.0, 1.05, 1.1, 1.2, 1.35) if e_flat * f < ac]
+        if cands:
+            ok = check_sites(study, [(Site(name, one, w, q_per_p=-tan, volt_var=req.volt_var,
+                                           export_limit_fraction=e / ac), ac) for e in cands],
+                             **kw)
+            good = [e for e, (g, _) in zip(cands, ok) if g]
+            if good:
+                offers.append(CounterOffer("export_limit_kw", math.floor(max(good) * 10) / 10,
+                                           "kW"))
+    # smallest battery (kW with battery_hours of energy) with the peak-shaving rule
     hours = s.counter_offer_battery_hours
-    bmax = req.ac_kw
-    ok = check_sites(study, [(Site(name, one, w, q_per_p=-tan, volt_var=req.volt_var,
-                                   battery_kw=bmax, battery_kwh=bmax * hours), req.ac_kw)], **kw)
-    if ok[0][0]:
-        bkw = _largest_fitting(
-            study, lambda v: (Site(name, one, w, q_per_p=-tan, volt_var=req.volt_var,
-                                   battery_kw=max(v, 1e-3), battery_kwh=max(v, 1e-3) * hours),
-                              req.ac_kw),
-            0.0, bmax, kw, grid, increasing=True)
-        if bkw is not None:
-            bkw = float(math.ceil(bkw))
-            final = check_sites(study, [(Site(name, one, w, q_per_p=-tan, volt_var=req.volt_var,
-                                              battery_kw=bkw, battery_kwh=bkw * hours),
-                                         req.ac_kw)], **kw)
-            bkw = bkw if final[0][0] else None
-        if bkw is not None:
-            offers.append(CounterOffer("battery", {"battery_kw": float(bkw),
-                                                   "battery_kwh": float(bkw * hours),
-                                                   "rule": "charge from the daily PV peak "
-                                                           "above a level, up to battery_kw"},
-                                       "kW/kWh"))
+    b0 = max(1.0, ac * float(study.shape.max()) - max(e_flat, 0.0))
+    grid = [b for b in (b0 * f for f in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)) if b < ac] + [ac]
+    bkw = _smallest_fitting(
+        study, lambda v: (Site(name, one, w, q_per_p=-tan, volt_var=req.volt_var,
+                               battery_kw=math.ceil(v), battery_kwh=math.ceil(v) * hours), ac),
+        grid, kw)
+    if bkw is not None:
+        bkw = float(math.ceil(bkw))
+        offers.append(CounterOffer("battery", {"battery_kw": bkw, "battery_kwh": bkw * hours,
+                                               "rule": "charge from the daily PV peak above a "
+                                                       "level, up to battery_kw"}, "kW/kWh"))
     # inverter settings: the largest kW that fits with PF 0.95 absorbing + volt-var
     tan_min = math.tan(math.acos(s.inverter_pf_min))
-    with_inv = solve_sites(study, [Site(name, one, w, q_per_p=-tan_min, volt_var=True)],
-                           max_kw=s.hosting_max_kw, **kw)[0]
+    with_inv = ctx.hc(study, Site(name, one, w, q_per_p=-tan_min, volt_var=True), kw)
     if with_inv.hc_kw > max_kw_now + 1.0:
         offers.append(CounterOffer("max_kw_with_pf_and_volt_var", round(with_inv.hc_kw, 1), "kW"))
     return offers
