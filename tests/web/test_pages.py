@@ -1,5 +1,8 @@
 """End to end in Chromium: installer pre-check and submission, the engineer's queue and map,
-the operator's plan, roles kept apart (403 pages, installers see only their own requests)."""
+the operator's plan, roles kept apart (403 pages, installers see only their own requests).
+
+The scenario steps share one server and one request, so they run in one test
+(:func:`test_end_to_end`; pytest-xdist may send the tests of a module to different workers)."""
 from __future__ import annotations
 
 import pytest
@@ -8,7 +11,7 @@ from tests.web.conftest import FEEDER, shot
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-#: shared between the ordered tests of this module
+#: shared between the steps of the end-to-end scenario
 STATE: dict = {}
 
 
@@ -33,7 +36,7 @@ def test_sign_in_lands_on_role_page_and_other_pages_are_403(server, browser, sig
     ctx.close()
 
 
-def test_installer_prechecks_submits_and_sees_the_decision(sign_in):
+def step_installer_prechecks_submits_and_sees_the_decision(sign_in):
     page = sign_in("alice")
     page.wait_for_selector("#bus option[value='T01']", state="attached")
     page.select_option("#bus", "T01")
@@ -58,12 +61,13 @@ def test_installer_prechecks_submits_and_sees_the_decision(sign_in):
 
 def test_installer_page_at_phone_width(sign_in):
     page = sign_in("alice", width=390, height=844)
-    page.wait_for_selector("#my-requests tr[data-request]")
+    page.wait_for_selector("#bus option[value='T01']", state="attached")
+    page.wait_for_function("() => !document.querySelector('#my-requests tbody').innerText.includes('loading')")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1  # no sideways scroll
     shot(page, "installer-phone")
 
 
-def test_engineer_sees_the_request_in_the_queue_and_the_map(sign_in):
+def step_engineer_sees_the_request_in_the_queue_and_the_map(sign_in):
     rid = STATE["request_id"]
     page = sign_in("eve")
     assert page.url.endswith("/engineer")
@@ -93,7 +97,7 @@ def test_engineer_sees_the_request_in_the_queue_and_the_map(sign_in):
     shot(page, "engineer-feeder-map-1280x800")
 
 
-def test_operator_sees_forecast_plan_and_jobs(sign_in):
+def step_operator_sees_forecast_plan_and_jobs(sign_in):
     page = sign_in("oscar")
     assert page.url.endswith("/operator")
     page.goto(f"/operator?feeder={FEEDER}&date=2024-07-15")
@@ -108,7 +112,7 @@ def test_operator_sees_forecast_plan_and_jobs(sign_in):
     shot(page, "operator-1280x800")
 
 
-def test_second_installer_cannot_see_the_first_ones_request(sign_in):
+def step_second_installer_cannot_see_the_first_ones_request(sign_in):
     rid = STATE["request_id"]
     page = sign_in("bob")
     page.wait_for_selector("#my-requests tbody tr td")
@@ -120,7 +124,7 @@ def test_second_installer_cannot_see_the_first_ones_request(sign_in):
     assert page.goto("/engineer").status == 403
 
 
-def test_installer_withdraws(sign_in):
+def step_installer_withdraws(sign_in):
     rid = STATE["request_id"]
     page = sign_in("alice")
     page.wait_for_selector(f"#my-requests tr[data-request='{rid}'] button.withdraw")
@@ -129,3 +133,14 @@ def test_installer_withdraws(sign_in):
     page.wait_for_function(f"""() => {{ const r = document.querySelector("#my-requests tr[data-request='{rid}'] .status");
         return r && r.innerText.includes('withdrawn'); }}""")
     assert "withdrawn" in page.inner_text(f"#my-requests tr[data-request='{rid}']")
+
+
+def test_end_to_end(sign_in):
+    """Installer files a request, the engineer sees it and the map, the operator the plan,
+    a second installer cannot see it, the first withdraws it."""
+    STATE.clear()
+    step_installer_prechecks_submits_and_sees_the_decision(sign_in)
+    step_engineer_sees_the_request_in_the_queue_and_the_map(sign_in)
+    step_operator_sees_forecast_plan_and_jobs(sign_in)
+    step_second_installer_cannot_see_the_first_ones_request(sign_in)
+    step_installer_withdraws(sign_in)
