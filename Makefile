@@ -17,13 +17,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: one-year power flow and hosting capacity of the default Xiangtan feeder, readable summary
+## run: one-year power flow and hosting capacity of the default Xiangtan feeder, readable summary,
+## then the web pages (address and a demo sign-in token per role printed; Ctrl-C stops)
 run: $(STAMP)
 	$(VENV)/bin/gridint feeders
 	@echo
 	$(VENV)/bin/gridint powerflow $(FEEDER) --year
 	@echo
 	$(VENV)/bin/gridint hosting-capacity $(FEEDER)
+	@echo
+	$(VENV)/bin/gridint serve --demo
 
 ## test: the whole suite (pytest exit code 5 = no tests collected is not a failure); the
 ## PostgreSQL server the store tests start is installed first if missing

@@ -169,7 +169,11 @@ def create_app(settings: Settings | None = None, *, evaluator: Evaluator | None 
     app.add_middleware(_BodyLimit, max_bytes=settings.api_max_body_bytes)
 
     from api.routers import feeders, health, precheck, requests, users
+    from api.routers import dispatch, feeder_views, forecast, pages
+    from api.routers import scheduler as scheduler_router
 
-    for module in (health, users, precheck, requests, feeders):
+    for module in (health, users, precheck, requests, feeders, feeder_views, dispatch, forecast,
+                   scheduler_router):
         app.include_router(module.router, prefix="/api/v1")
+    pages.install(app)  # web pages under / (issue 9)
     return app

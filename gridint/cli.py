@@ -259,6 +259,16 @@ def _cmd_publish(args) -> int:
 def _cmd_serve(args) -> int:
     import uvicorn
 
+    if args.demo:
+        from gridint.config import get_settings
+        from gridint.store.demo import demo_users
+
+        users = demo_users(get_settings().database_url, args.host)
+        print(f"gridint web pages: http://{args.host}:{args.port}/  (sign in with a token below)")
+        for name, (role, token) in users.items():
+            print(f"  {role:<10} {name:<15} {token}")
+        sys.stdout.flush()
+
     if args.workers > 1:  # worker processes import the app themselves; migrate once first
         from gridint.store import init_db
 
@@ -458,6 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--demo", action="store_true",
+                   help="create demo users (installer, engineer, operator) with fresh tokens and "
+                        "print them with the address; only on the local default SQLite database "
+                        "and a loopback host")
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("user", help="API users")

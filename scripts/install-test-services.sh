@@ -3,7 +3,9 @@
 #  - the PostgreSQL server (Debian package `postgresql`: initdb, pg_ctl, postgres);
 #    tests/store/postgres.py starts a throw-away cluster per test process;
 #  - the system user `gridint-pg` that runs it (PostgreSQL refuses to run as root).
-# psycopg (the Python driver) comes with the `test` extra of pyproject.toml.
+#  - Debian's Chromium (/usr/bin/chromium) that the browser tests of tests/web drive with
+#    Playwright (browsers cannot be downloaded: never `playwright install`).
+# psycopg and playwright (the Python sides) come with the `test` extra of pyproject.toml.
 set -euo pipefail
 
 have_pg() {
@@ -30,5 +32,16 @@ fi
 if [ "$(id -u)" -eq 0 ] && ! id gridint-pg >/dev/null 2>&1; then
     useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin gridint-pg
     echo "install-test-services: created system user gridint-pg (runs the test PostgreSQL)"
+fi
+if [ ! -x /usr/bin/chromium ]; then
+    echo "install-test-services: installing Chromium for the browser tests (apt-get install chromium)"
+    if command -v apt-get >/dev/null 2>&1; then
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            chromium fonts-dejavu-core >/dev/null
+    else
+        echo "install-test-services: no apt-get; install Chromium at /usr/bin/chromium by hand" >&2
+        exit 1
+    fi
 fi
 exit 0
