@@ -44,7 +44,6 @@ is no load forecast yet. Batteries run at unity power factor.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
@@ -128,18 +127,12 @@ class DayInputs:
 
 def _day(date) -> pd.Timestamp:
     """Midnight (Settings.timezone) of a date given as YYYY-MM-DD, date or Timestamp; default tomorrow."""
-    tz = get_settings().timezone
-    if date is None:
-        return pd.Timestamp.now(tz=tz).normalize() + pd.Timedelta(days=1)
-    if isinstance(date, str):
-        try:
-            d = dt.date.fromisoformat(date.strip())
-        except ValueError:
-            raise DispatchError(f"date {date!r} is not a calendar date YYYY-MM-DD") from None
-        return pd.Timestamp(d).tz_localize(tz)
-    ts = pd.Timestamp(date)
-    ts = ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
-    return ts.normalize()
+    from gridint.solar.forecast import parse_day
+
+    try:
+        return parse_day(date, get_settings().timezone)
+    except GridintError as exc:
+        raise DispatchError(str(exc)) from None
 
 
 def _profile_values(feeder, index: pd.DatetimeIndex) -> tuple[dict, str]:

@@ -102,7 +102,7 @@ __all__ = [
     "persistence_day_ahead", "persistence_intraday",
     "smart_persistence_day_ahead", "smart_persistence_intraday", "climatology",
     "calibrate", "day_ahead_k", "intraday_k", "quantile_forecast",
-    "holdout_mask", "backtest", "backtest_feeder", "forecast_feeder",
+    "holdout_mask", "backtest", "backtest_feeder", "forecast_feeder", "parse_day",
 ]
 
 logger = logging.getLogger(__name__)
@@ -851,8 +851,15 @@ def _feeder_model(systems: pd.DataFrame, issue_hour: float) -> ForecastModel:
     return _MODEL_CACHE[key]
 
 
-def _parse_date(date, tz: str) -> pd.Timestamp:
-    """Midnight (local) of a date given as YYYY-MM-DD, date or Timestamp; default tomorrow."""
+def parse_day(date, tz: str) -> pd.Timestamp:
+    """Midnight (local, ``tz``) of a date given as YYYY-MM-DD, date or Timestamp;
+    None means tomorrow.
+
+    Raises
+    ------
+    GridintError
+        A string that is not a calendar date.
+    """
     if date is None:
         return pd.Timestamp.now(tz=tz).normalize() + pd.Timedelta(days=1)
     if isinstance(date, str):
@@ -1025,7 +1032,7 @@ def forecast_feeder(feeder, date=None, horizon: str = "day-ahead", weather=None,
         fw = _read_forecast_weather(forecast_weather)
 
     if horizon == "day-ahead":
-        day = _parse_date(date, tz)
+        day = parse_day(date, tz)
         target = pd.date_range(day, day + pd.Timedelta(days=1), freq=STEP, inclusive="left")
         hclass = np.zeros(len(target), int)
         issue = (_parse_issue_time(issue_time, day, tz) if issue_time is not None
@@ -1041,7 +1048,7 @@ def forecast_feeder(feeder, date=None, horizon: str = "day-ahead", weather=None,
             issue = issue.tz_convert(tz)
     else:
         now = pd.Timestamp.now(tz=tz)
-        day = now.normalize() if date is None else _parse_date(date, tz)
+        day = now.normalize() if date is None else parse_day(date, tz)
         if issue_time is not None:
             issue = _parse_issue_time(issue_time, day, tz)
         elif day == now.normalize():
