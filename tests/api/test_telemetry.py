@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from gridint.telemetry import to_csv
 
 FEEDER = "xt-county-rural"
@@ -153,3 +151,18 @@ def test_status_lists_silent_and_out_of_limits(api):
                            params={**params, "silent_intervals": 20},
                            headers=api.auth("oscar")).json()
     assert {d["device"] for d in later["devices"]} == {"pv-a"}
+
+
+def test_simulator_feeds_the_api_and_faults_are_caught(tmp_path):
+    from sims.telemetry_sim import batches, devices_of, feed, simulate
+
+    systems, bodies = devices_of(FEEDER, 6)
+    points = simulate(systems, bodies, days=1)
+    full = 96 * len(bodies) - 56  # one device silent from 10:00
+    assert 0.9 * full < len(points) < full  # ~3 % gaps
+    out = feed(f"sqlite:///{tmp_path / 'sim.db'}", bodies, batches(points, 300), "csv",
+               "2025-06-01T12:30:00+08:00")
+    assert out["accepted"] + out["duplicates"] + sum(out["rejected"].values()) == out["points"]
+    assert out["duplicates"] >= 150  # the first batch (night: faulty points rejected) re-sent
+    assert out["rejected"].get("night", 0) >= 2 * 30  # two stuck meters + one night generator
+    assert out["silent"] == 1 and out["devices"] == len(bodies)
