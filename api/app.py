@@ -30,18 +30,20 @@ __all__ = ["create_app"]
 class _BodyLimit:
     """ASGI middleware: 413 for a body above ``max_bytes`` (declared or streamed)."""
 
-    def __init__(self, app, max_bytes: int):
+    def __init__(self, app, max_bytes: int, per_path: dict[str, int] | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        self.per_path = per_path or {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        max_bytes = self.per_path.get(scope.get("path", ""), self.max_bytes)
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
-                if not value.isdigit() or int(value) > self.max_bytes:
+                if not value.isdigit() or int(value) > max_bytes:
                     return await _send_json(send, 413, {"detail": [{
-                        "field": "body", "reason": f"request body larger than {self.max_bytes} bytes"}]})
+                        "field": "body", "reason": f"request body larger than {max_bytes} bytes"}]})
         seen = 0
 
         async def limited():
@@ -49,8 +51,8 @@ class _BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise HTTPException(413, f"request body larger than {self.max_bytes} bytes")
+                if seen > max_bytes:
+                    raise HTTPException(413, f"request body larger than {max_bytes} bytes")
             return message
 
         return await self.app(scope, limited, send)
@@ -166,14 +168,16 @@ def create_app(settings: Settings | None = None, *, evaluator: Evaluator | None 
     app.state.settings = settings
     app.state.evaluator = evaluator or default_evaluator
     _errors(app)
-    app.add_middleware(_BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(_BodyLimit, max_bytes=settings.api_max_body_bytes,
+                       per_path={"/api/v1/telemetry": settings.telemetry_max_body_bytes})
 
     from api.routers import feeders, health, precheck, requests, users
     from api.routers import dispatch, feeder_views, forecast, pages
     from api.routers import scheduler as scheduler_router
+    from api.routers import telemetry as telemetry_router  # issue 10
 
     for module in (health, users, precheck, requests, feeders, feeder_views, dispatch, forecast,
-                   scheduler_router):
+                   scheduler_router, telemetry_router):
         app.include_router(module.router, prefix="/api/v1")
     pages.install(app)  # web pages under / (issue 9)
     return app

@@ -180,3 +180,70 @@ class HealthPublic(BaseModel):
     status: Literal["ok"]
     database: str
     version: str
+
+
+# --- telemetry (issue 10) ---------------------------------------------------------
+
+class DeviceCreate(BaseModel):
+    """A PV or storage system that will send telemetry (kW at the inverter AC side)."""
+
+    model_config = _STRICT
+
+    name: str = Field(pattern=_NAME, description="device name, unique (e.g. the inverter serial)")
+    feeder: str = Field(min_length=1, max_length=100, description="catalog feeder name")
+    bus: str = Field(min_length=1, max_length=100, description="bus of the point of connection")
+    kind: Literal["pv", "storage"]
+    rating_kw: float = Field(gt=0, le=1e6, allow_inf_nan=False, description="AC rating [kW]")
+    energy_kwh: float | None = Field(None, gt=0, le=1e7, allow_inf_nan=False,
+                                     description="usable energy [kWh] (storage)")
+    owner: str | None = Field(None, pattern=_NAME,
+                              description="owner's user name (operator/admin only; default you)")
+
+
+class DevicePublic(BaseModel):
+    name: str
+    feeder: str
+    bus: str
+    kind: Literal["pv", "storage"]
+    rating_kw: float
+    energy_kwh: float | None
+    owner: str
+
+
+class TelemetryRejected(BaseModel):
+    index: int = Field(description="position of the point in the batch (0-based; CSV: data row)")
+    reason: str
+
+
+class TelemetryIngested(BaseModel):
+    accepted: int = Field(description="points newly stored")
+    duplicates: int = Field(description="valid points already stored (a re-sent batch)")
+    rejected: list[TelemetryRejected]
+
+
+class TelemetryPoint(BaseModel):
+    device: str
+    time: dt.datetime
+    p_kw: float = Field(description="PV AC power, or storage power (positive = charging) [kW]")
+    soc_percent: float | None = None
+    v_pu: float | None = None
+
+
+class DeviceStatus(TelemetryPoint):
+    time: dt.datetime | None = None
+    p_kw: float | None = None
+    kind: str
+    bus: str
+    silent: bool
+    out_of_limits: bool
+    reasons: list[str]
+
+
+class TelemetryStatus(BaseModel):
+    feeder: str
+    now: dt.datetime
+    silent_since: dt.datetime
+    devices_total: int
+    silent: int
+    out_of_limits: int
+    devices: list[DeviceStatus]

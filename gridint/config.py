@@ -298,6 +298,32 @@ class Settings(BaseSettings):
     # (project default; the NEA 2025 rules leave the deadline to the grid company).
     request_accept_days: int = Field(30, ge=1, le=3650)
 
+    # --- telemetry (issue 10) ------------------------------------------------------
+    # Most points in one POST /api/v1/telemetry batch (engineering choice: 10,000 points
+    # = a day of 15-min data for ~100 systems, ~1 MB of JSON).
+    telemetry_max_points: int = Field(10_000, ge=1, le=1_000_000)
+    # Largest telemetry request body [bytes] (RFC 9110 §15.5.14: 413 above it); the other
+    # endpoints keep api_max_body_bytes.
+    telemetry_max_body_bytes: int = Field(2_000_000, ge=1_024, le=100_000_000)
+    # Plausibility of measured power: |p_kw| above this multiple of the inverter AC rating
+    # is non-physical (inverters cap AC output at rating; 20 % margin for metering error
+    # and short overload, engineering choice after IEC 61683 / GB/T 37408 inverter ratings).
+    telemetry_p_max_ratio: float = Field(1.2, gt=1.0, le=3.0)
+    # Night: solar elevation (pvlib, at the site) below this [deg] and PV power above this
+    # fraction of the rating is non-physical (standby consumption is negative or ~0).
+    telemetry_night_elevation_deg: float = Field(-1.0, ge=-18.0, le=5.0)
+    telemetry_night_p_fraction: float = Field(0.01, ge=0.0, le=0.5)
+    # Plausible voltage at the point of connection [pu] (measurement sanity, far outside
+    # GB/T 12325 limits: a reading outside is a meter fault, not a grid state).
+    telemetry_v_min_pu: float = Field(0.5, ge=0.0, lt=1.0)
+    telemetry_v_max_pu: float = Field(1.5, gt=1.0, le=3.0)
+    # Measurement interval [min] (DL/T 1040 / State Grid DER monitoring: 15-min data).
+    telemetry_interval_min: int = Field(15, ge=1, le=60)
+    # A device is silent after this many intervals without data (monitoring view default).
+    telemetry_silent_intervals: int = Field(4, ge=1, le=10_000)
+    # Most points one GET /api/v1/telemetry query returns.
+    telemetry_query_max_points: int = Field(100_000, ge=1, le=10_000_000)
+
     @model_validator(mode="after")
     def _check_bands(self) -> "Settings":
         if self.vm_min_pu >= self.vm_max_pu:

@@ -10,6 +10,8 @@ audit_log             append-only trail of every change (database triggers refus
 idempotency_keys      POST responses by (user, Idempotency-Key), so a retry is not filed twice
 reinforcements        grid reinforcements recorded by an engineer
 dispatch_plans        storage dispatch plans per feeder and day, versioned
+der_devices           connected PV / storage systems that send telemetry (issue 10)
+telemetry             measurements per device and time (issue 10): primary key (device_id, time)
 
 Times are timezone-aware UTC in Python (:class:`UTCDateTime`); the API shows them in the
 configured time zone. kW are at the inverter AC side.
@@ -44,7 +46,7 @@ from gridint.errors import StoreError
 __all__ = [
     "ROLES", "STATUSES", "RESERVING_STATUSES", "OPEN_STATUSES", "Base", "User", "FeederLock",
     "ConnectionRequest", "DecisionRecord", "AuditLog", "IdempotencyKey", "Reinforcement",
-    "DispatchPlan", "UTCDateTime", "utcnow",
+    "DispatchPlan", "UTCDateTime", "utcnow", "DER_KINDS", "DerDevice", "Telemetry",
 ]
 
 #: API roles
@@ -264,6 +266,57 @@ class DispatchPlan(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     plan: Mapped[dict[str, Any]]
+
+
+#: kinds of telemetry devices
+DER_KINDS = ("pv", "storage")
+
+
+class DerDevice(Base):
+    """A connected PV or storage system sending telemetry.
+
+    ``rating_kw`` [kW] inverter AC rating; ``energy_kwh`` [kWh] usable storage energy
+    (storage only). ``feeder`` is indexed: a feeder's telemetry is found through its
+    devices and the (device_id, time) primary key of :class:`Telemetry`.
+    """
+
+    __tablename__ = "der_devices"
+    __table_args__ = (
+        _one_of("kind", DER_KINDS, "kind"),
+        CheckConstraint("rating_kw > 0", name="rating_kw_positive"),
+        Index("ix_der_devices_feeder_bus", "feeder", "bus"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    feeder: Mapped[str] = mapped_column(String(100))
+    bus: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    rating_kw: Mapped[float] = mapped_column(Float)
+    energy_kwh: Mapped[float | None] = mapped_column(Float)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Telemetry(Base):
+    """One measurement of one device (interval-beginning label, UTC).
+
+    ``p_kw`` [kW]: PV AC power, or storage power (positive = charging);
+    ``soc_percent`` [%] storage state of charge; ``v_pu`` [pu] voltage at the point of
+    connection. The primary key (device_id, time) makes re-sent points idempotent
+    (``INSERT ... ON CONFLICT DO NOTHING``) and is the device+time index; feeder+time
+    queries go through ``ix_der_devices_feeder_bus`` to the device ids, then this key (no
+    feeder column repeated in 3.5e9 rows). On PostgreSQL at city scale the table is
+    range-partitioned by month on ``time`` (see sims/RESULTS.md, Telemetry ingestion).
+    """
+
+    __tablename__ = "telemetry"
+
+    device_id: Mapped[int] = mapped_column(ForeignKey("der_devices.id"), primary_key=True)
+    time: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    p_kw: Mapped[float] = mapped_column(Float)
+    soc_percent: Mapped[float | None] = mapped_column(Float)
+    v_pu: Mapped[float | None] = mapped_column(Float)
 
 
 @event.listens_for(AuditLog, "before_update")

@@ -1,0 +1,168 @@
+"""Telemetry API (issue 10): devices, JSON and CSV batches, idempotency, per-point
+rejection, ownership, queries, monitoring status — on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import datetime as dt
+
+from gridint.telemetry import to_csv
+
+FEEDER = "xt-county-rural"
+NOON = "2025-06-01T12:00:00+08:00"  # sun high in Xiangtan
+DAY = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
+def _t(minutes: int) -> str:
+    return (DAY + dt.timedelta(minutes=minutes)).isoformat()
+
+
+def _devices(api):
+    for who, body in (("alice", {"name": "pv-a", "bus": "T01", "kind": "pv", "rating_kw": 10.0}),
+                      ("alice", {"name": "bat-a", "bus": "T01", "kind": "storage", "rating_kw": 5.0,
+                                 "energy_kwh": 10.0}),
+                      ("oscar", {"name": "pv-b", "bus": "T02", "kind": "pv", "rating_kw": 20.0,
+                                 "owner": "bob"})):
+        r = api.client.post("/api/v1/devices", json={"feeder": FEEDER, **body}, headers=api.auth(who))
+        assert r.status_code == 201, r.text
+
+
+def _post(api, who, points):
+    return api.client.post("/api/v1/telemetry", json={"points": points}, headers=api.auth(who))
+
+
+def test_devices_registered_and_listed_per_owner(api):
+    _devices(api)
+    mine = api.client.get("/api/v1/devices", headers=api.auth("alice")).json()
+    assert [d["name"] for d in mine] == ["bat-a", "pv-a"]
+    everyone = api.client.get("/api/v1/devices", headers=api.auth("oscar")).json()
+    assert {d["name"]: d["owner"] for d in everyone} == {"bat-a": "alice", "pv-a": "alice",
+                                                         "pv-b": "bob"}
+    # installer may not register for someone else; engineer may not register at all
+    body = {"name": "x", "feeder": FEEDER, "bus": "T01", "kind": "pv", "rating_kw": 1.0, "owner": "bob"}
+    assert api.client.post("/api/v1/devices", json=body, headers=api.auth("alice")).status_code == 403
+    assert api.client.post("/api/v1/devices", json=body, headers=api.auth("eve")).status_code == 403
+    dup = {"name": "pv-a", "feeder": FEEDER, "bus": "T01", "kind": "pv", "rating_kw": 1.0}
+    assert api.client.post("/api/v1/devices", json=dup, headers=api.auth("alice")).status_code == 409
+
+
+def test_batch_idempotent_out_of_order_and_bad_points_rejected_with_reasons(api):
+    _devices(api)
+    points = [
+        {"device": "pv-a", "time": _t(15), "p_kw": 6.0, "v_pu": 1.02},          # 0 ok
+        {"device": "pv-a", "time": _t(0), "p_kw": 5.5},                          # 1 ok, out of order
+        {"device": "nope", "time": _t(0), "p_kw": 1.0},                          # 2 unknown
+        {"device": "pv-b", "time": _t(0), "p_kw": 1.0},                          # 3 bob's
+        {"device": "pv-a", "time": "2025-06-01T12:30:00", "p_kw": 1.0},         # 4 naive
+        {"device": "pv-a", "time": _t(30), "p_kw": 12.5},                        # 5 > 1.2 x 10
+        {"device": "pv-a", "time": _t(45), "p_kw": -0.5},                        # 6 PV < 0
+        {"device": "pv-a", "time": "2025-06-01T01:00:00+08:00", "p_kw": 3.0},   # 7 night
+        {"device": "bat-a", "time": _t(0), "p_kw": -4.0, "soc_percent": 55.0},  # 8 ok
+        {"device": "bat-a", "time": _t(15), "p_kw": 7.0, "soc_percent": 50.0},  # 9 |p| > 6
+        {"device": "bat-a", "time": _t(30), "p_kw": 1.0, "soc_percent": 101.0}, # 10 SoC
+        {"device": "pv-a", "time": _t(60), "p_kw": 1.0, "v_pu": 1.7},           # 11 v_pu
+        {"device": "pv-a", "time": "2025-06-01T02:00:00+08:00", "p_kw": 0.0},   # 12 ok (night, 0)
+    ]
+    r = _post(api, "alice", points)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["accepted"] == 4 and out["duplicates"] == 0
+    reasons = {x["index"]: x["reason"] for x in out["rejected"]}
+    assert sorted(reasons) == [2, 3, 4, 5, 6, 7, 9, 10, 11]
+    assert "unknown device" in reasons[2]
+    assert "not yours" in reasons[3]
+    assert "time zone" in reasons[4]
+    assert "1.2 x rating" in reasons[5] and "< 0" in reasons[6]
+    assert "night" in reasons[7] and "|p_kw|" in reasons[9]
+    assert "soc_percent" in reasons[10] and "v_pu" in reasons[11]
+    # re-sent: nothing stored twice
+    again = _post(api, "alice", points).json()
+    assert again["accepted"] == 0 and again["duplicates"] == 4
+    # late point (before the others) accepted
+    late = _post(api, "alice", [{"device": "pv-a", "time": _t(-60), "p_kw": 4.0}]).json()
+    assert late["accepted"] == 1
+    got = api.client.get("/api/v1/telemetry", params={"device": "pv-a"},
+                         headers=api.auth("alice")).json()
+    times = [dt.datetime.fromisoformat(g["time"]) for g in got]
+    assert times == sorted(times) and len(times) == 4
+    assert got[-1]["v_pu"] == 1.02
+
+
+def test_operator_sends_for_any_device_engineer_not_at_all(api):
+    _devices(api)
+    r = _post(api, "oscar", [{"device": "pv-b", "time": NOON, "p_kw": 10.0}])
+    assert r.json()["accepted"] == 1
+    assert _post(api, "eve", [{"device": "pv-b", "time": NOON, "p_kw": 1.0}]).status_code == 403
+    assert api.client.post("/api/v1/telemetry", json={"points": []}).status_code == 401
+
+
+def test_csv_batch(api):
+    _devices(api)
+    text = to_csv([{"device": "pv-a", "time": _t(0), "p_kw": 5.0, "v_pu": 1.01},
+                   {"device": "bat-a", "time": _t(0), "p_kw": 2.0, "soc_percent": 40.0},
+                   {"device": "pv-a", "time": _t(15), "p_kw": "abc"}])
+    h = api.auth("alice", **{"Content-Type": "text/csv"})
+    out = api.client.post("/api/v1/telemetry", content=text, headers=h).json()
+    assert out["accepted"] == 2
+    assert out["rejected"] == [{"index": 2, "reason": "p_kw must be a number, got 'abc'"}]
+    bad = api.client.post("/api/v1/telemetry", content="a,b\n1,2\n", headers=h)
+    assert bad.status_code == 422 and "header" in bad.text
+
+
+def test_bad_bodies_and_limits(make_api):
+    api = make_api("sqlite")
+    api.app.state.settings.telemetry_max_points = 3
+    _devices(api)
+    pts = [{"device": "pv-a", "time": _t(15 * i), "p_kw": 1.0} for i in range(4)]
+    assert _post(api, "alice", pts).status_code == 413
+    h = api.auth("alice", **{"Content-Type": "application/json"})
+    assert api.client.post("/api/v1/telemetry", content=b"{", headers=h).status_code == 422
+    assert api.client.post("/api/v1/telemetry", json={"points": 1}, headers=h).status_code == 422
+    huge = b'{"points": [' + b" " * (api.app.state.settings.telemetry_max_body_bytes + 1) + b"]}"
+    assert api.client.post("/api/v1/telemetry", content=huge, headers=h).status_code == 413
+
+
+def test_queries_by_feeder_period_and_owner(api):
+    _devices(api)
+    _post(api, "alice", [{"device": "pv-a", "time": _t(15 * i), "p_kw": 1.0} for i in range(8)])
+    _post(api, "bob", [{"device": "pv-b", "time": _t(15 * i), "p_kw": 2.0} for i in range(8)])
+    q = {"feeder": FEEDER, "start": _t(30), "end": _t(90)}
+    rows = api.client.get("/api/v1/telemetry", params=q, headers=api.auth("oscar")).json()
+    assert len(rows) == 8 and {r["device"] for r in rows} == {"pv-a", "pv-b"}
+    mine = api.client.get("/api/v1/telemetry", params=q, headers=api.auth("alice")).json()
+    assert {r["device"] for r in mine} == {"pv-a"} and len(mine) == 4
+    naive = api.client.get("/api/v1/telemetry", params={"feeder": FEEDER,
+                                                        "start": "2025-06-01T12:00:00"},
+                           headers=api.auth("oscar"))
+    assert naive.status_code == 422 and "time zone" in naive.text
+
+
+def test_status_lists_silent_and_out_of_limits(api):
+    _devices(api)
+    _post(api, "alice", [{"device": "pv-a", "time": _t(0), "p_kw": 5.0, "v_pu": 1.09},
+                         {"device": "bat-a", "time": _t(-120), "p_kw": 0.0, "v_pu": 1.0}])
+    _post(api, "bob", [{"device": "pv-b", "time": _t(0), "p_kw": 5.0, "v_pu": 1.0}])
+    params = {"feeder": FEEDER, "silent_intervals": 4, "now": _t(15)}
+    st = api.client.get("/api/v1/telemetry/status", params=params, headers=api.auth("oscar")).json()
+    assert st["devices_total"] == 3
+    flagged = {d["device"]: d for d in st["devices"]}
+    assert set(flagged) == {"pv-a", "bat-a"}
+    assert flagged["pv-a"]["out_of_limits"] and not flagged["pv-a"]["silent"]
+    assert flagged["bat-a"]["silent"] and not flagged["bat-a"]["out_of_limits"]
+    later = api.client.get("/api/v1/telemetry/status",
+                           params={**params, "silent_intervals": 20},
+                           headers=api.auth("oscar")).json()
+    assert {d["device"] for d in later["devices"]} == {"pv-a"}
+
+
+def test_simulator_feeds_the_api_and_faults_are_caught(tmp_path):
+    from sims.telemetry_sim import batches, devices_of, feed, simulate
+
+    systems, bodies = devices_of(FEEDER, 6)
+    points = simulate(systems, bodies, days=1)
+    full = 96 * len(bodies) - 56  # one device silent from 10:00
+    assert 0.9 * full < len(points) < full  # ~3 % gaps
+    out = feed(f"sqlite:///{tmp_path / 'sim.db'}", bodies, batches(points, 300), "csv",
+               "2025-06-01T12:30:00+08:00")
+    assert out["accepted"] + out["duplicates"] + sum(out["rejected"].values()) == out["points"]
+    assert out["duplicates"] >= 150  # the first batch (night: faulty points rejected) re-sent
+    assert out["rejected"].get("night", 0) >= 2 * 30  # two stuck meters + one night generator
+    assert out["silent"] == 1 and out["devices"] == len(bodies)
