@@ -89,7 +89,8 @@ def _limit_numba_threads(n: int) -> int | None:
         return None
 
 
-def study_feeder(spec: Mapping, steps: str = "screening", numba_threads: int | None = None) -> dict:
+def study_feeder(spec: Mapping, steps: str = "screening", numba_threads: int | None = None,
+                 archetype=None) -> dict:
     """Build and study one city feeder; one result row. Never raises.
 
     Parameters
@@ -101,6 +102,8 @@ def study_feeder(spec: Mapping, steps: str = "screening", numba_threads: int | N
     numba_threads : int, optional
         numba threads for this call (default Settings ``city_numba_threads``); the
         previous setting is restored afterwards.
+    archetype : gridint.grid.city.Archetype, optional
+        The spec's archetype (a Dask task's result); default built here (cached).
 
     Returns
     -------
@@ -122,7 +125,7 @@ def study_feeder(spec: Mapping, steps: str = "screening", numba_threads: int | N
 
         if steps not in STEP_MODES:
             raise GridintError(f"steps must be one of {', '.join(STEP_MODES)}, got {steps!r}")
-        feeder = city_feeder(spec)
+        feeder = city_feeder(spec, archetype=archetype)
         net = feeder.net
         summ = feeder_summary(feeder)
         roof = roof_potential_kw(net, str(spec.get("kind", "")))
@@ -157,6 +160,26 @@ def study_feeder(spec: Mapping, steps: str = "screening", numba_threads: int | N
 # ----------------------------------------------------------------------------------
 # scenario and summaries
 # ----------------------------------------------------------------------------------
+_INT_COLUMNS = ("archetype", "buses", "transformers", "customers", "red_transformers", "n_power_flows")
+_STR_COLUMNS = ("county", "substation", "feeder", "kind", "template", "hc_binding", "hc_binding_element", "zone",
+                "steps", "worker", "error")
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    """One schema whatever failed: nullable integers / booleans, floats, strings."""
+    out = df.copy()
+    for c in out.columns:
+        if c in _INT_COLUMNS:
+            out[c] = pd.to_numeric(out[c]).astype("Int64")
+        elif c == "meets_target":
+            out[c] = out[c].astype("boolean")
+        elif c in _STR_COLUMNS:
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+        else:
+            out[c] = pd.to_numeric(out[c]).astype(float)
+    return out
+
+
 def place_scenario(feeders: pd.DataFrame, total_mw: float | None = None) -> pd.DataFrame:
     """Place the city's new rooftop PV across the feeders by roof potential.
 
@@ -342,6 +365,8 @@ def _run_dask(specs: list[dict], steps: str, workers: int, scheduler: str | None
     """Rows in ``specs`` order and the number of workers that served them."""
     from distributed import as_completed
 
+    from gridint.grid.city import build_archetype
+
     dlog = logging.getLogger("distributed")  # Dask's own INFO chatter, unless we debug
     old_level = dlog.level
     if not logger.isEnabledFor(logging.DEBUG):
@@ -350,8 +375,18 @@ def _run_dask(specs: list[dict], steps: str, workers: int, scheduler: str | None
     try:
         client, cluster = _client(workers, scheduler)
         n_workers = len(client.nthreads())
-        futures = client.map(study_feeder, specs, steps=steps, pure=False,
-                             key=[f"study_feeder-{sp['feeder']}-{i}" for i, sp in enumerate(specs)])
+        # archetypes: built once in the cluster (tasks), handed to the feeders that need them
+        from gridint.grid.synthetic import TEMPLATES
+
+        arch = {}
+        for sp in specs:
+            k = (str(sp["template"]), int(sp["archetype_seed"]))
+            if k[0] in TEMPLATES and k not in arch:
+                arch[k] = client.submit(build_archetype, k[0], k[1], key=f"archetype-{k[0]}-{k[1]}", pure=False)
+        futures = [client.submit(study_feeder, sp, steps, None,
+                                 arch.get((str(sp["template"]), int(sp["archetype_seed"]))),
+                                 key=f"study_feeder-{sp['feeder']}-{i}", pure=False)
+                   for i, sp in enumerate(specs)]
         index = {f.key: i for i, f in enumerate(futures)}
         rows: list[dict | None] = [None] * len(specs)
         for done, fut in enumerate(as_completed(futures), start=1):
@@ -366,6 +401,8 @@ def _run_dask(specs: list[dict], steps: str, workers: int, scheduler: str | None
             fut.release()
             if progress:
                 progress("feeders", done, len(specs))
+        for f in arch.values():
+            f.release()
         return rows, n_workers  # type: ignore[return-value]
     finally:
         if client is not None:
@@ -441,9 +478,7 @@ def run_city(n_feeders: int | None = None, seed: int | None = None, *, steps: st
         if col not in df:
             df[col] = None
     df = place_scenario(df[list(FEEDER_COLUMNS)], scenario_mw)
-    df = df.astype({c: float for c in ("hc_kw", "saidi_h", "rs1_percent", "peak_load_kw", "existing_pv_kw",
-                                       "roof_potential_kw", "saifi", "maifi", "ens_mwh_per_year", "runtime_s",
-                                       "build_s", "hc_s", "reliability_s", "length_km")})
+    df = _typed(df)
     counties = summarise(df, "county")
     substations = summarise(df, ["county", "substation"])
     city = summarise(df, None).iloc[0].to_dict()

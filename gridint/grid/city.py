@@ -84,7 +84,8 @@ import pandas as pd
 from gridint.config import get_settings
 from gridint.errors import FeederError
 
-__all__ = ["District", "DISTRICTS", "KIND_TEMPLATE", "city_layout", "city_feeder", "archetype_seed",
+__all__ = ["Archetype", "District", "DISTRICTS", "KIND_TEMPLATE", "build_archetype", "city_layout", "city_feeder",
+           "archetype_seed",
            "roof_potential_kw", "shapes_path"]
 
 logger = logging.getLogger(__name__)
@@ -242,16 +243,61 @@ def _shapes(path: str) -> pd.DataFrame:
 
 
 @dataclass
-class _Archetype:
+class Archetype:
+    """A generated, tuned feeder that city feeders are varied from.
+
+    Attributes
+    ----------
+    template : str
+    seed : int
+    net : pandapowerNet
+        As :func:`gridint.grid.synthetic.generate_feeder` returns it (name ``A<seed>``).
+    time_index : DatetimeIndex
+        Steps of the profile year.
+    sgen_p_mw : ndarray (steps, n_sgen)
+        Fleet-model AC output of the archetype's PV sgens [MW] (pvlib, default weather year).
+    generate_s : float
+        Time it took to build [s].
+    """
+
+    template: str
+    seed: int
     net: object
     time_index: pd.DatetimeIndex
-    sgen_p_mw: np.ndarray  # (steps, n_sgen) fleet-model AC output of the archetype's PV [MW]
+    sgen_p_mw: np.ndarray
     generate_s: float
 
 
+def build_archetype(template: str, seed: int, profiles_path: str | Path | None = None) -> Archetype:
+    """Generate (once per process, cached) the archetype of a template and seed.
+
+    Parameters
+    ----------
+    template : str
+        Name in :data:`gridint.grid.synthetic.TEMPLATES`.
+    seed : int
+        Generator seed (:func:`archetype_seed`).
+    profiles_path : path, optional
+        Class-shape file; default :func:`shapes_path`.
+
+    Returns
+    -------
+    Archetype
+
+    Raises
+    ------
+    FeederError
+        Unknown template or a failing generation.
+    """
+    from gridint.grid.synthetic import TEMPLATES
+
+    if template not in TEMPLATES:
+        raise FeederError(f"unknown feeder template {template!r}; known: {sorted(TEMPLATES)}")
+    return _archetype(str(template), int(seed), str(profiles_path or shapes_path()))
+
+
 @lru_cache(maxsize=64)
-def _archetype(template: str, seed: int, path: str) -> _Archetype:
-    """A generated, tuned archetype and its PV fleet output (once per process)."""
+def _archetype(template: str, seed: int, path: str) -> Archetype:
     import time
 
     from gridint.grid.catalog import Feeder
@@ -266,7 +312,7 @@ def _archetype(template: str, seed: int, path: str) -> _Archetype:
     sgen_p = sg[list(net.sgen.index)].to_numpy(dtype=float) if sg is not None and len(net.sgen) \
         else np.zeros((len(prof.time_index), 0))
     logger.debug("archetype %s seed %d: %.2f s", template, seed, time.perf_counter() - t0)
-    return _Archetype(net, prof.time_index, sgen_p, time.perf_counter() - t0)
+    return Archetype(template, seed, net, prof.time_index, sgen_p, time.perf_counter() - t0)
 
 
 def _rename(net, old: str, new: str) -> None:
@@ -334,7 +380,7 @@ def _vary(net, template: str, rng: np.random.Generator) -> dict:
     return {"pv_ratio": pv_ratio, "pv_scale": g_pv}
 
 
-def city_feeder(spec, *, profiles_path: str | Path | None = None):
+def city_feeder(spec, *, profiles_path: str | Path | None = None, archetype: Archetype | None = None):
     """Build one city feeder (a row of :func:`city_layout`) with its profile year.
 
     Parameters
@@ -344,6 +390,9 @@ def city_feeder(spec, *, profiles_path: str | Path | None = None):
         ``variant_seed``, ``substation``, ``county``).
     profiles_path : path, optional
         Class-shape file; default :func:`shapes_path`.
+    archetype : Archetype, optional
+        The spec's archetype when the caller has it (e.g. a Dask task's result);
+        default :func:`build_archetype` (cached in this process).
 
     Returns
     -------
@@ -365,7 +414,12 @@ def city_feeder(spec, *, profiles_path: str | Path | None = None):
     if template not in TEMPLATES:
         raise FeederError(f"{spec['feeder']}: unknown feeder template {template!r}; known: {sorted(TEMPLATES)}")
     path = str(profiles_path or shapes_path())
-    arch = _archetype(template, int(spec["archetype_seed"]), path)
+    if archetype is None:
+        archetype = build_archetype(template, int(spec["archetype_seed"]), path)
+    elif (archetype.template, archetype.seed) != (template, int(spec["archetype_seed"])):
+        raise FeederError(f"{spec['feeder']}: archetype {archetype.template} seed {archetype.seed} does not "
+                          f"match the spec ({template} seed {int(spec['archetype_seed'])})")
+    arch = archetype
     net = copy.deepcopy(arch.net)
     name = str(spec["feeder"])
     rng = np.random.default_rng(int(spec["variant_seed"]))
