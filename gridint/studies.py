@@ -45,6 +45,7 @@ import math
 import os
 import time
 import traceback
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
@@ -383,9 +384,10 @@ def _run_dask(specs: list[dict], steps: str, workers: int, scheduler: str | None
             k = (str(sp["template"]), int(sp["archetype_seed"]))
             if k[0] in TEMPLATES and k not in arch:
                 arch[k] = client.submit(build_archetype, k[0], k[1], key=f"archetype-{k[0]}-{k[1]}", pure=False)
+        token = uuid.uuid4().hex[:8]  # runs sharing a cluster never share feeder tasks
         futures = [client.submit(study_feeder, sp, steps, None,
                                  arch.get((str(sp["template"]), int(sp["archetype_seed"]))),
-                                 key=f"study_feeder-{sp['feeder']}-{i}", pure=False)
+                                 key=f"study_feeder-{steps}-{sp['feeder']}-{i}-{token}", pure=False)
                    for i, sp in enumerate(specs)]
         index = {f.key: i for i, f in enumerate(futures)}
         rows: list[dict | None] = [None] * len(specs)
