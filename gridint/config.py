@@ -324,6 +324,47 @@ class Settings(BaseSettings):
     # Most points one GET /api/v1/telemetry query returns.
     telemetry_query_max_points: int = Field(100_000, ge=1, le=10_000_000)
 
+    # --- city-scale studies (issue 10) ---------------------------------------------
+    # Address of an existing Dask scheduler (tcp://host:8786); None = an in-process
+    # LocalCluster (DESIGN.md "Distributed"). Env: GRIDINT_DASK_SCHEDULER.
+    dask_scheduler: str | None = None
+    # The synthetic city (gridint.grid.city): feeders, seed, studied steps of the hosting
+    # capacity (screening: measured in sims/bench_city.py to fit 1,000 feeders in 15 min on
+    # 2 cores), local workers (processes x 1 thread) and numba threads per worker.
+    city_feeders: int = Field(1000, ge=1, le=1_000_000)
+    city_seed: int = Field(2025, ge=0)
+    city_steps: str = Field("screening", pattern="^(screening|year)$")
+    city_workers: int = Field(2, ge=1, le=1024)
+    city_numba_threads: int = Field(1, ge=1, le=256)
+    # Fully generated (tuned) archetype feeders per template; city feeders are seeded
+    # variations of them (gridint.grid.city docstring). Variation factors of each 台区's
+    # load and of the feeder's existing PV [-] (downward only: the tuned limits hold).
+    city_archetypes_per_template: int = Field(8, ge=1, le=1000)
+    city_load_scale_range: tuple[float, float] = (0.75, 1.0)
+    city_pv_scale_range: tuple[float, float] = (0.5, 1.0)
+    # City carbon-peak plan (Hunan, 2023): about 800 MW of new rooftop PV over five
+    # counties/districts by 2025, and rooftop PV on 50 % of new public buildings and factories.
+    city_scenario_pv_mw: float = Field(800.0, ge=0.0, le=1e6)
+    city_ci_roof_share: float = Field(0.5, ge=0.0, le=1.0)
+    # Roof potential [kW AC] (study assumptions, stated in sims/RESULTS.md): per residential
+    # customer in apartment blocks (urban / industrial feeders: a shared flat roof of
+    # ~5-10 m2 per household at ~100 W/m2, half of it usable) and in self-built rural houses
+    # (whole-county programmes install 10-30 kWp on a share of the houses: ~4 kW per
+    # customer on average); per kW of peak load of public buildings / shops and of factories
+    # (large flat roofs: a factory roof holds about its own peak load in PV).
+    city_roof_kw_per_customer_urban: float = Field(0.5, ge=0.0, le=100.0)
+    city_roof_kw_per_customer_rural: float = Field(4.0, ge=0.0, le=100.0)
+    city_roof_kw_per_kw_commercial: float = Field(0.4, ge=0.0, le=100.0)
+    city_roof_kw_per_kw_industrial: float = Field(1.0, ge=0.0, le=100.0)
+
+    @model_validator(mode="after")
+    def _check_city(self) -> "Settings":
+        for name in ("city_load_scale_range", "city_pv_scale_range"):
+            lo, hi = getattr(self, name)
+            if not 0.0 < lo <= hi <= 1.0:
+                raise ValueError(f"{name} must be (low, high) with 0 < low <= high <= 1")
+        return self
+
     @model_validator(mode="after")
     def _check_bands(self) -> "Settings":
         if self.vm_min_pu >= self.vm_max_pu:
