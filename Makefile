@@ -43,6 +43,9 @@ bench: $(STAMP)
 	$(PY) -m sims.bench_hosting --out
 	$(PY) -m sims.bench_reliability --out
 	$(PY) -m sims.bench_dispatch --out
+	$(PY) -m sims.bench_api --out
+	$(PY) -m sims.telemetry_sim --out
+	$(PY) -m sims.bench_city --out
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
