@@ -356,7 +356,7 @@ def _client(workers: int, scheduler: str | None):
             raise GridintError(f"GRIDINT_DASK_SCHEDULER={scheduler!r}: cannot connect ({exc})") from None
     s = get_settings()
     cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                           dashboard_address=None, env=_worker_env(s.city_numba_threads),
+                           dashboard_address="127.0.0.1:0", env=_worker_env(s.city_numba_threads),
                            silence_logs=logging.ERROR)
     return Client(cluster), cluster
 

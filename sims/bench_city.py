@@ -170,7 +170,7 @@ def scaling(subset: pd.DataFrame, warm_spec: dict, steps: str, wait_s: float) ->
 
     out = {}
     for w in (1, 2):
-        with LocalCluster(n_workers=w, threads_per_worker=1, processes=True, dashboard_address=None,
+        with LocalCluster(n_workers=w, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                           env=_worker_env(1), silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
             client.run(study_feeder, warm_spec, steps)  # imports, numba caches, PV shape on every worker
             if wait_s:

@@ -66,7 +66,7 @@ def test_local_cluster_gives_the_in_process_results(inproc, local_cluster):
 def test_existing_scheduler_from_the_settings(layout, inproc, monkeypatch):
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0") as cluster:
         monkeypatch.setenv("GRIDINT_DASK_SCHEDULER", cluster.scheduler_address)
         get_settings.cache_clear()
         try:
