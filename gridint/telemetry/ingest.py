@@ -1,4 +1,4 @@
-"""DER telemetry: parse, validate and store measurement batches; query; monitoring status.
+"""DER telemetry ingestion: parse, validate and store measurement batches; query; monitoring status.
 
 A batch is a list of points ``{device, time, p_kw, soc_percent?, v_pu?}`` (JSON, or CSV
 with a header row of those names). Every point is checked on its own; bad points are
