@@ -374,6 +374,92 @@ def _cmd_city(args) -> int:
     return 0
 
 
+def _tel_session():
+    from gridint.store import init_db, make_sessionmaker
+
+    return make_sessionmaker(init_db())()
+
+
+def _tel_arg(name: str, *a):
+    """Lazy argparse type from gridint.telemetry.report (no store imports for other commands)."""
+    def parse(text: str):
+        from gridint.telemetry import report
+
+        fn = getattr(report, name)
+        return (fn(*a) if a else fn)(text)
+    return parse
+
+
+def _cmd_tel_devices(args) -> int:
+    from gridint.telemetry.ingest import check_feeder, list_devices
+    from gridint.telemetry.report import device_records, format_devices
+
+    if args.feeder is not None:
+        check_feeder(args.feeder)
+    with _tel_session() as s:
+        rows = device_records(s, list_devices(s, feeder=args.feeder))
+    print(json.dumps(rows, indent=2) if args.json else format_devices(rows))
+    return 0
+
+
+def _cmd_tel_register(args) -> int:
+    from gridint.telemetry.ingest import register_device
+    from gridint.telemetry.report import device_records, format_registered, user_for
+
+    with _tel_session() as s:
+        dev = register_device(s, user_for(s, args.owner, "--owner"), name=args.name,
+                              feeder=args.feeder, bus=args.bus, kind=args.kind,
+                              rating_kw=args.rating_kw, energy_kwh=args.energy_kwh, actor=None)
+        rec = device_records(s, [dev])[0]
+    print(json.dumps(rec, indent=2) if args.json else format_registered(rec))
+    return 0
+
+
+def _cmd_tel_ingest(args) -> int:
+    from gridint.telemetry.ingest import ingest_all, read_points
+    from gridint.telemetry.report import format_ingest, user_for
+
+    points = read_points(args.file)
+    with _tel_session() as s:
+        sender = user_for(s, args.sender, "--as", roles=("installer", "operator", "admin"))
+        out = ingest_all(s, sender, points).to_dict()
+    print(json.dumps(out, indent=2) if args.json else format_ingest(out, len(points)))
+    return 1 if out["rejected"] else 0
+
+
+def _cmd_tel_status(args) -> int:
+    from gridint.telemetry.ingest import check_feeder, status
+    from gridint.telemetry.report import format_status, jsonable
+
+    check_feeder(args.feeder)
+    with _tel_session() as s:
+        st = status(s, args.feeder, now=args.now, silent_intervals=args.silent_intervals)
+    print(json.dumps(jsonable(st), indent=2) if args.json else format_status(st))
+    return 0
+
+
+def _cmd_tel_export(args) -> int:
+    from gridint.telemetry.ingest import check_feeder, device_by_name, query
+    from gridint.telemetry.report import export_csv
+
+    if args.end <= args.start:
+        raise GridintError(f"--end: {args.end.isoformat()} must be after --start "
+                           f"{args.start.isoformat()}")
+    if args.feeder is not None:
+        check_feeder(args.feeder)
+    with _tel_session() as s:
+        if args.device is not None:
+            device_by_name(s, args.device)
+        points = query(s, device=args.device, feeder=args.feeder, start=args.start, end=args.end)
+    text = export_csv(points)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{len(points):,} point(s) written to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of the ``gridint`` command."""
     parser = argparse.ArgumentParser(
@@ -534,6 +620,51 @@ def build_parser() -> argparse.ArgumentParser:
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_city)
+
+    p = sub.add_parser("telemetry", help="DER telemetry: devices, measurement files, monitoring, export",
+                       description="Connected PV and storage systems and their measurements in the "
+                                   "database (GRIDINT_DATABASE_URL); times shown in Settings.timezone.")
+    tsub = p.add_subparsers(dest="telemetry_command", metavar="ACTION")
+    tsub.required = True
+    q = tsub.add_parser("devices", help="list registered devices")
+    q.add_argument("--feeder", metavar="F", help="only devices of this catalog feeder")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(func=_cmd_tel_devices)
+    q = tsub.add_parser("register", help="register a PV or storage system at a bus of a catalog feeder")
+    q.add_argument("name", help="unique device name (letters, digits, _ . @ -)")
+    q.add_argument("--feeder", required=True, metavar="F", help="catalog feeder name")
+    q.add_argument("--bus", required=True, metavar="B", help="bus name (or a transformer name: its LV bus)")
+    q.add_argument("--kind", required=True, choices=("pv", "storage"))
+    q.add_argument("--rating-kw", required=True, metavar="X", help="inverter AC rating [kW]",
+                   type=_tel_arg("arg_number", 0, 1e6, "kW", False, True))
+    q.add_argument("--energy-kwh", metavar="Y", help="usable energy [kWh] (storage: required)",
+                   type=_tel_arg("arg_number", 0, 1e7, "kWh", False, True))
+    q.add_argument("--owner", required=True, metavar="USER", help="owner's user name")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(func=_cmd_tel_register)
+    q = tsub.add_parser("ingest", help="store a measurement file (exit 1 if any point is rejected)")
+    q.add_argument("file", metavar="FILE.csv|FILE.json",
+                   help='CSV with header device,time,p_kw[,soc_percent][,v_pu], or JSON {"points": [...]}')
+    q.add_argument("--as", dest="sender", required=True, metavar="USER",
+                   help="sender (installer: own devices; operator/admin: any)")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(func=_cmd_tel_ingest)
+    q = tsub.add_parser("status", help="silent and out-of-limit devices of a feeder")
+    q.add_argument("feeder", metavar="FEEDER", help="catalog feeder name")
+    q.add_argument("--silent-intervals", metavar="N", type=_tel_arg("arg_number", 1, 10_000, "", True),
+                   help="silent after N intervals without data (default from the settings)")
+    q.add_argument("--now", metavar="ISO8601", type=_tel_arg("arg_time"),
+                   help="monitoring time, e.g. 2025-06-01T12:30+08:00 (default now)")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(func=_cmd_tel_status)
+    q = tsub.add_parser("export", help="measurements of a device or a feeder in [start, end) as CSV")
+    g = q.add_mutually_exclusive_group(required=True)
+    g.add_argument("--device", metavar="D")
+    g.add_argument("--feeder", metavar="F", help="catalog feeder name")
+    q.add_argument("--start", required=True, metavar="ISO8601", type=_tel_arg("arg_time"))
+    q.add_argument("--end", required=True, metavar="ISO8601", type=_tel_arg("arg_time"))
+    q.add_argument("--out", metavar="FILE.csv", help="write here (default stdout)")
+    q.set_defaults(func=_cmd_tel_export)
     return parser
 
 

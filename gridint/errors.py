@@ -118,3 +118,20 @@ class StateConflict(StoreError):
 
 class IdempotencyConflict(StateConflict):
     """An Idempotency-Key was reused with a different request."""
+
+
+class DeviceInvalid(StoreError):
+    """A DER device registration field does not fit the grid model (issue 10).
+
+    Attributes
+    ----------
+    field : str
+        The registration field at fault (``name``, ``feeder``, ``bus``, ``kind``, ...).
+    reason : str
+        What is wrong and a few allowed values.
+    """
+
+    def __init__(self, field: str, reason: str):
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")

@@ -47,13 +47,20 @@ logger = logging.getLogger(__name__)
 
 
 def devices_of(feeder_name: str, n_max: int) -> tuple[pd.DataFrame, list[dict]]:
-    """PV systems of the feeder (at most ``n_max``) and the device bodies to register."""
+    """PV systems of the feeder (at most ``n_max``) and the device bodies to register.
+
+    Only systems at a connection bus of the feeder (what registration accepts:
+    :func:`gridint.telemetry.ingest.feeder_sites`, not behind the open tie, not ext_grid/HV).
+    """
     from gridint.grid.catalog import load_feeder
     from gridint.solar.fleet import pv_systems
+    from gridint.telemetry.ingest import feeder_sites
 
     feeder = load_feeder(feeder_name)
-    systems = pv_systems(feeder.net).head(n_max)
     names = feeder.net.bus["name"]
+    allowed = set(feeder_sites(feeder_name).buses)
+    systems = pv_systems(feeder.net)
+    systems = systems[[str(names.loc[b]) in allowed for b in systems["bus"]]].head(n_max)
     bodies = []
     for k, (sgen, row) in enumerate(systems.iterrows()):
         bus = str(names.loc[row["bus"]])
@@ -237,7 +244,7 @@ def main(argv=None) -> int:
         args.devices, args.days = 20, 1
     from sims._results import machine_and_commit, write_section
 
-    cpu, ram_gb, commit = machine_and_commit("gridint/telemetry.py")
+    cpu, ram_gb, commit = machine_and_commit("gridint/telemetry")
     systems, bodies = devices_of(args.feeder, args.devices)
     points = simulate(systems, bodies, args.days)
     chunks = batches(points, args.batch)

@@ -16,7 +16,7 @@ from api.schemas import (
     TelemetryStatus,
 )
 from gridint import telemetry
-from gridint.errors import StoreError
+from gridint.errors import DeviceInvalid, StoreError
 from gridint.store import repo
 from gridint.store.models import DerDevice, User
 
@@ -47,7 +47,9 @@ def _public(session, d: DerDevice) -> dict:
 
 @router.post("/devices", response_model=DevicePublic, status_code=201)
 def register(body: DeviceCreate, session: SessionDep, user: Sender) -> dict:
-    """Register a PV or storage system: an installer for itself, an operator/admin for anyone."""
+    """Register a PV or storage system: an installer for itself, an operator/admin for anyone.
+    ``feeder`` must be a catalog feeder and ``bus`` one of its buses (or a transformer name:
+    its LV bus, stored as the bus name); 422 names the field and a few allowed values."""
     owner = user
     if body.owner is not None and body.owner != user.name:
         if user.role == "installer":
@@ -55,9 +57,12 @@ def register(body: DeviceCreate, session: SessionDep, user: Sender) -> dict:
         owner = repo.user_by_name(session, body.owner)
         if owner is None:
             raise HTTPException(422, [{"field": "owner", "reason": f"no user {body.owner!r}"}])
-    dev = telemetry.register_device(session, owner, name=body.name, feeder=body.feeder, bus=body.bus,
-                                    kind=body.kind, rating_kw=body.rating_kw,
-                                    energy_kwh=body.energy_kwh)
+    try:
+        dev = telemetry.register_device(session, owner, name=body.name, feeder=body.feeder,
+                                        bus=body.bus, kind=body.kind, rating_kw=body.rating_kw,
+                                        energy_kwh=body.energy_kwh, actor=user)
+    except DeviceInvalid as exc:  # not in the grid model: name the field, list allowed values
+        raise HTTPException(422, [{"field": exc.field, "reason": str(exc)}]) from None
     return _public(session, dev)
 
 

@@ -15,11 +15,14 @@ def _t(minutes: int) -> str:
     return (DAY + dt.timedelta(minutes=minutes)).isoformat()
 
 
+T01_LV, T02_LV = f"{FEEDER}-T01-LV", f"{FEEDER}-T02-LV"  # LV buses of transformers T01, T02
+
+
 def _devices(api):
-    for who, body in (("alice", {"name": "pv-a", "bus": "T01", "kind": "pv", "rating_kw": 10.0}),
-                      ("alice", {"name": "bat-a", "bus": "T01", "kind": "storage", "rating_kw": 5.0,
+    for who, body in (("alice", {"name": "pv-a", "bus": T01_LV, "kind": "pv", "rating_kw": 10.0}),
+                      ("alice", {"name": "bat-a", "bus": T01_LV, "kind": "storage", "rating_kw": 5.0,
                                  "energy_kwh": 10.0}),
-                      ("oscar", {"name": "pv-b", "bus": "T02", "kind": "pv", "rating_kw": 20.0,
+                      ("oscar", {"name": "pv-b", "bus": T02_LV, "kind": "pv", "rating_kw": 20.0,
                                  "owner": "bob"})):
         r = api.client.post("/api/v1/devices", json={"feeder": FEEDER, **body}, headers=api.auth(who))
         assert r.status_code == 201, r.text
@@ -37,10 +40,10 @@ def test_devices_registered_and_listed_per_owner(api):
     assert {d["name"]: d["owner"] for d in everyone} == {"bat-a": "alice", "pv-a": "alice",
                                                          "pv-b": "bob"}
     # installer may not register for someone else; engineer may not register at all
-    body = {"name": "x", "feeder": FEEDER, "bus": "T01", "kind": "pv", "rating_kw": 1.0, "owner": "bob"}
+    body = {"name": "x", "feeder": FEEDER, "bus": T01_LV, "kind": "pv", "rating_kw": 1.0, "owner": "bob"}
     assert api.client.post("/api/v1/devices", json=body, headers=api.auth("alice")).status_code == 403
     assert api.client.post("/api/v1/devices", json=body, headers=api.auth("eve")).status_code == 403
-    dup = {"name": "pv-a", "feeder": FEEDER, "bus": "T01", "kind": "pv", "rating_kw": 1.0}
+    dup = {"name": "pv-a", "feeder": FEEDER, "bus": T01_LV, "kind": "pv", "rating_kw": 1.0}
     assert api.client.post("/api/v1/devices", json=dup, headers=api.auth("alice")).status_code == 409
 
 
@@ -166,3 +169,65 @@ def test_simulator_feeds_the_api_and_faults_are_caught(tmp_path):
     assert out["duplicates"] >= 150  # the first batch (night: faulty points rejected) re-sent
     assert out["rejected"].get("night", 0) >= 2 * 30  # two stuck meters + one night generator
     assert out["silent"] == 1 and out["devices"] == len(bodies)
+
+
+def _register(api, who="alice", **body):
+    base = {"name": "dev-x", "feeder": FEEDER, "bus": T01_LV, "kind": "pv", "rating_kw": 5.0}
+    return api.client.post("/api/v1/devices", json={**base, **body}, headers=api.auth(who))
+
+
+def _reason(r) -> tuple[str, str]:
+    assert r.status_code == 422, r.text
+    (d,) = r.json()["detail"]
+    return d["field"], d["reason"]
+
+
+def test_registration_checked_against_the_grid_model(api_sqlite):
+    api = api_sqlite
+    field, reason = _reason(_register(api, feeder="xt-nowhere"))
+    assert field == "feeder" and "'xt-nowhere' is not a catalog feeder" in reason
+    assert "xt-county-rural" in reason and "case33bw" in reason  # the allowed values
+    field, reason = _reason(_register(api, bus="X"))
+    assert field == "bus" and reason.startswith("bus: 'X' is not a bus of xt-county-rural (")
+    assert f"e.g. {FEEDER}-N01, {FEEDER}-N02" in reason
+    _, reason = _reason(_register(api, bus="N07"))  # a bus name without the feeder prefix
+    assert f"did you mean '{FEEDER}-N07'?" in reason
+    # a bus of a catalog feeder, but of another one
+    _, reason = _reason(_register(api, bus="xt-yuetang-urban-N01"))
+    assert "is not a bus of xt-county-rural" in reason
+    # behind the normally-open tie, the supply point: buses of the net, not of the feeder
+    _, reason = _reason(_register(api, bus=f"{FEEDER}-NBR"))
+    assert "behind the normally-open tie (zone xt-county-rural-neighbour)" in reason
+    _, reason = _reason(_register(api, bus=f"{FEEDER}-TIE"))
+    assert "neighbour" in reason
+    _, reason = _reason(_register(api, bus=f"{FEEDER}-SUB"))
+    assert "ext_grid" in reason
+    # a storage device named like a storage row of the net must sit at that row's bus
+    field, reason = _reason(_register(api, name="T05-ESS-C", kind="storage", energy_kwh=40.0))
+    assert field == "bus" and f"storage 'T05-ESS-C' of {FEEDER} sits at bus '{FEEDER}-T05-LV'" in reason
+    r = _register(api, name="T05-ESS-C", kind="storage", energy_kwh=40.0, bus=f"{FEEDER}-T05-LV")
+    assert r.status_code == 201, r.text
+    # a transformer name stands for its LV bus, and the bus name is stored (as in requests)
+    r = _register(api, name="pv-t", bus="T02")
+    assert r.status_code == 201 and r.json()["bus"] == T02_LV
+    # PV devices are reference systems: any name, any connection bus (10 kV too)
+    r = _register(api, name="T01-PV-RES", bus=f"{FEEDER}-N05")
+    assert r.status_code == 201, r.text
+    names = [d["name"] for d in api.client.get("/api/v1/devices", headers=api.auth("alice")).json()]
+    assert names == ["T01-PV-RES", "T05-ESS-C", "pv-t"]
+
+
+def test_times_in_the_configured_time_zone(api_sqlite):
+    api = api_sqlite
+    _devices(api)
+    _post(api, "alice", [{"device": "pv-a", "time": "2025-06-01T04:00:00Z", "p_kw": 5.0}])
+    (row,) = api.client.get("/api/v1/telemetry", params={"device": "pv-a"},
+                            headers=api.auth("alice")).json()
+    assert row["time"] == "2025-06-01T12:00:00+08:00"  # Asia/Shanghai, ISO 8601 with offset
+    st = api.client.get("/api/v1/telemetry/status",
+                        params={"feeder": FEEDER, "now": "2025-06-01T06:00:00Z"},
+                        headers=api.auth("oscar")).json()
+    assert st["now"] == "2025-06-01T14:00:00+08:00" and st["silent_since"] == "2025-06-01T13:00:00+08:00"
+    pv = next(d for d in st["devices"] if d["device"] == "pv-a")
+    assert pv["time"] == "2025-06-01T12:00:00+08:00"
+    assert "no data since 2025-06-01T12:00:00+08:00" in pv["reasons"][0]
