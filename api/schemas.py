@@ -239,6 +239,21 @@ class DeviceStatus(TelemetryPoint):
     reasons: list[str]
 
 
+class DeviceLatest(BaseModel):
+    """A device of a feeder with its latest measurement (all None if it never sent)."""
+
+    device: str
+    kind: Literal["pv", "storage"]
+    bus: str
+    rating_kw: float
+    energy_kwh: float | None
+    time: dt.datetime | None = None
+    p_kw: float | None = Field(None, description="PV AC power, or storage power "
+                                                 "(positive = charging) [kW]")
+    soc_percent: float | None = None
+    v_pu: float | None = None
+
+
 class TelemetryStatus(BaseModel):
     feeder: str
     now: dt.datetime

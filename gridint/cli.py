@@ -261,9 +261,12 @@ def _cmd_serve(args) -> int:
 
     if args.demo:
         from gridint.config import get_settings
-        from gridint.store.demo import demo_users
+        from gridint.store.demo import DEMO_FEEDER, demo_telemetry, demo_users
 
         users = demo_users(get_settings().database_url, args.host)
+        tele = demo_telemetry(get_settings().database_url)
+        print(f"demo telemetry: {tele['devices']} DERs of {DEMO_FEEDER}, {tele['accepted']} new points "
+              f"of the last 24 h ({tele['rejected']} rejected as faulty)")
         print(f"gridint web pages: http://{args.host}:{args.port}/  (sign in with a token below)")
         for name, (role, token) in users.items():
             print(f"  {role:<10} {name:<15} {token}")

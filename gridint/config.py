@@ -323,6 +323,17 @@ class Settings(BaseSettings):
     telemetry_silent_intervals: int = Field(4, ge=1, le=10_000)
     # Most points one GET /api/v1/telemetry query returns.
     telemetry_query_max_points: int = Field(100_000, ge=1, le=10_000_000)
+    # Closing the loop: a quarter-hour of measured PV counts for the feeder's fleet only when
+    # the reporting devices hold at least this share of the registered PV rating (below it
+    # the sample is too thin to upscale; engineering choice, the forecast then falls back
+    # to the 24-h index / climatology).
+    telemetry_upscale_min_share: float = Field(0.3, gt=0.0, le=1.0)
+    # A measured SoC older than this [min] is not used by the intraday re-dispatch (two
+    # 15-min intervals: one late batch tolerated; older values -> the plan's SoC).
+    telemetry_soc_max_age_min: int = Field(30, ge=1, le=1_440)
+    # History of measured PV read for the intraday forecast [h] (the 24-h clear-sky index
+    # needs the day before the issue time).
+    telemetry_history_h: int = Field(48, ge=1, le=24 * 14)
 
     # --- city-scale studies (issue 10) ---------------------------------------------
     # Address of an existing Dask scheduler (tcp://host:8786); None = an in-process

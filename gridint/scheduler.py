@@ -331,6 +331,25 @@ def _day_plan(feeder: str, date: str) -> dict | None:
     return _PLANS.get((feeder, date, "day-ahead"))
 
 
+def _measurements(name: str, net, now) -> dict:
+    """Telemetry for the intraday run of a feeder ({} without a store or on a store error:
+    the run then uses the plan's SoC and the modelled PV history, logged)."""
+    store = _store()
+    if store is None:
+        return {}
+    try:
+        from gridint.store.db import shared_sessionmaker
+        from gridint.telemetry.loop import feeder_measurements
+
+        with shared_sessionmaker()() as session:
+            return feeder_measurements(session, name, net, now)
+    except GridintError as exc:
+        logger.warning("%s: telemetry not used (%s)", name, exc)
+    except Exception:  # noqa: BLE001 - a store outage must not stop re-dispatch
+        logger.exception("%s: telemetry could not be read; re-dispatch without it", name)
+    return {}
+
+
 def _run_all(names, fn) -> dict:
     done, skipped, failed = {}, {}, {}
     for name in names:
@@ -381,8 +400,11 @@ def run_day_ahead(date=None, feeders=None) -> dict:
 def run_intraday(now=None, feeders=None) -> dict:
     """Job: intraday re-dispatch of every catalog feeder with storage from the current quarter-hour.
 
-    Starts from the day-ahead plan's SoC at this time (no telemetry yet) and keeps
-    its end-of-day SoC; see :func:`gridint.dispatch.redispatch`.
+    Closes the loop with the store's telemetry (:func:`gridint.telemetry.loop.feeder_measurements`):
+    the measured SoC of the batteries (units without a fresh value start from the
+    day-ahead plan's SoC at this time) and the measured PV of the feeder's reporting
+    devices as the intraday forecast's history (the weather model without any). Keeps
+    the day-ahead plan's end-of-day SoC; see :func:`gridint.dispatch.redispatch`.
     """
     from gridint.dispatch import redispatch
 
@@ -391,10 +413,17 @@ def run_intraday(now=None, feeders=None) -> dict:
     now = now.tz_localize(tz) if now.tzinfo is None else now.tz_convert(tz)
 
     def one(name):
-        plan = redispatch(_feeder(name), now, day_plan=_day_plan(name, now.date().isoformat()))
+        feeder = _feeder(name)
+        meas = _measurements(name, feeder.net, now)
+        plan = redispatch(feeder, now, day_plan=_day_plan(name, now.date().isoformat()),
+                          measured_soc=meas.get("measured_soc"),
+                          measured_pv_pu=meas.get("measured_pv_pu"))
         rec = plan.to_dict()
+        rec["telemetry"] = meas.get("info")
         _save(rec)
-        return {k: rec[k] for k in ("n_steps", "violations_after", "curtailment_kwh", "solve_s")}
+        out = {k: rec[k] for k in ("n_steps", "violations_after", "curtailment_kwh", "solve_s")}
+        out["telemetry"] = meas.get("info")
+        return out
 
     return _run_all(feeders_with_storage() if feeders is None else feeders, one)
 

@@ -145,7 +145,7 @@ def test_day_ahead_and_intraday_jobs_plan_every_feeder_and_chain(monkeypatch, ca
         calls.append(("day-ahead", feeder.name, date))
         return _FakePlan(feeder.name, date, "day-ahead", 96)
 
-    def redispatch(feeder, now, day_plan=None):
+    def redispatch(feeder, now, day_plan=None, **measured):
         calls.append(("intraday", feeder.name, day_plan))
         return _FakePlan(feeder.name, now.date().isoformat(), "intraday", 16)
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from api.deps import require_role
+from api.deps import SessionDep, require_role
 from api.routers._views import cached, feeder
 from gridint.store.models import User
 
@@ -23,13 +23,32 @@ def tomorrow(settings) -> dt.date:
 
 @router.get("/{feeder_name}")
 def forecast(feeder_name: Annotated[str, Path(max_length=100)], request: Request, _user: Viewer,
-             date: Annotated[dt.date | None, Query(description="YYYY-MM-DD; default tomorrow")] = None,
+             session: SessionDep,
+             date: Annotated[dt.date | None, Query(description="YYYY-MM-DD; default tomorrow "
+                                                   "(day-ahead) or today (intraday)")] = None,
              horizon: Annotated[Literal["day-ahead", "intraday"], Query()] = "day-ahead") -> dict:
     """``gridint.solar.forecast.forecast_feeder``: ``timestamps``, ``pv_kw_p10/p50/p90``
-    per quarter-hour [kW], ``energy_kwh_p50``, ``capacity_kwp``, ``issue_time``."""
-    from gridint.solar.forecast import forecast_feeder
+    per quarter-hour [kW], ``energy_kwh_p50``, ``capacity_kwp``, ``issue_time``, ``history``.
 
-    day = date or tomorrow(request.app.state.settings)
+    Intraday: issued at the current quarter-hour (today) or at 10:00 of ``date``; the
+    history is the measured PV of the feeder's registered devices when they reported in
+    the ``telemetry_history_h`` before the issue time (``history: "measured"``), else the
+    weather model."""
+    from gridint.solar.forecast import INTRADAY_ISSUE_HOUR, forecast_feeder
+    from gridint.telemetry.loop import measured_pv_pu
+
+    settings = request.app.state.settings
     f = feeder(feeder_name)
-    return cached(("forecast", feeder_name, day.isoformat(), horizon),
-                  lambda: forecast_feeder(f, day.isoformat(), horizon=horizon))
+    if horizon == "day-ahead":
+        day = date or tomorrow(settings)
+        return cached(("forecast", feeder_name, day.isoformat(), horizon),
+                      lambda: forecast_feeder(f, day.isoformat(), horizon=horizon))
+    now = pd.Timestamp.now(tz=settings.timezone)
+    day = pd.Timestamp(date or now.date()).tz_localize(settings.timezone)
+    issue = now.floor("15min") if day == now.normalize() else day + pd.Timedelta(hours=INTRADAY_ISSUE_HOUR)
+    pv, info = measured_pv_pu(session, feeder_name, issue - pd.Timedelta(hours=settings.telemetry_history_h),
+                              issue, settings)
+    measured = pv if pv.notna().any() else None
+    key = ("forecast", feeder_name, issue.isoformat(), horizon, info["points"], info["latest"])
+    return cached(key, lambda: forecast_feeder(f, day.date().isoformat(), horizon=horizon,
+                                               issue_time=issue, measured_pu=measured))

@@ -1,4 +1,5 @@
-"""The web pages: sign-in, engineer, installer, operator (Jinja2 templates + a little JS).
+"""The web pages: sign-in, engineer, installer, operator, monitoring (Jinja2 templates + a
+little JS).
 
 Pages are served under ``/``; the data comes from the same ``/api/v1`` endpoints with the
 same bearer tokens. The sign-in page checks a token against ``/api/v1/users/me`` and keeps
@@ -6,6 +7,11 @@ it in ``localStorage`` (sent as ``Authorization: Bearer`` by the pages' JS) and 
 ``SameSite=Strict`` cookie that only the page routes read, to decide which page a user may
 see (403 for another role's page). plotly.min.js is served from the installed ``plotly``
 package: nothing is fetched from a CDN.
+
+The DER monitoring panel (issue 10) is one template (``_monitoring.html`` +
+``monitoring.js``) included in the operator page and in the monitoring page (engineers,
+operators, admins): it reads ``/api/v1/telemetry/status`` and ``/api/v1/telemetry/latest``
+and refreshes every minute while the page is open.
 """
 from __future__ import annotations
 
@@ -30,9 +36,11 @@ HOME = {"installer": "/installer", "engineer": "/engineer", "operator": "/operat
         "admin": "/engineer"}
 #: roles allowed on each page
 PAGES = {"installer": ("installer", "admin"), "engineer": ("engineer", "admin"),
-         "operator": ("operator", "admin")}
+         "operator": ("operator", "admin"), "monitoring": ("engineer", "operator", "admin")}
 #: demo feeder of the pages (15 buses, fastest)
 DEMO_FEEDER = "xt-jingkai-industrial"
+#: the monitoring panel reloads its data this often while the page is open [s]
+MONITORING_REFRESH_S = 60
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(include_in_schema=False)
@@ -93,6 +101,18 @@ def _feeders() -> list[dict]:
             for e in read_catalog().values()]
 
 
+def _monitoring(request: Request, feeder: str, silent_intervals: str | None) -> dict:
+    """Template context of the monitoring panel (``_monitoring.html``); a ``silent_intervals``
+    from the address that is not a whole number 1..10,000 falls back to the default."""
+    s = request.app.state.settings
+    text = (silent_intervals or "").strip()
+    n = int(text) if text.isdecimal() and len(text) <= 5 else 0
+    n = n if 1 <= n <= 10_000 else s.telemetry_silent_intervals
+    return {"feeder": feeder, "silent_intervals": n,
+            "interval_min": s.telemetry_interval_min, "refresh_s": MONITORING_REFRESH_S,
+            "vm_min_pu": s.vm_min_pu, "vm_max_pu": s.vm_max_pu}
+
+
 @router.get("/", response_class=HTMLResponse)
 def index(session: SessionDep, gridint_token: Annotated[str | None, Cookie()] = None):
     user = repo.user_by_token(session, gridint_token) if gridint_token else None
@@ -126,9 +146,17 @@ def engineer_feeder(name: str, request: Request, user=Depends(_allowed("engineer
 
 @router.get("/operator", response_class=HTMLResponse)
 def operator(request: Request, user=Depends(_allowed("operator")), feeder: str | None = None,
-             date: dt.date | None = None):
+             date: dt.date | None = None, silent_intervals: str | None = None):
     return _page(request, "operator.html", user, feeders=_feeders(),
-                 feeder=feeder or DEMO_FEEDER, date=(date.isoformat() if date else _tomorrow(request)))
+                 date=(date.isoformat() if date else _tomorrow(request)),
+                 **_monitoring(request, feeder or DEMO_FEEDER, silent_intervals))
+
+
+@router.get("/monitoring", response_class=HTMLResponse)
+def monitoring(request: Request, user=Depends(_allowed("monitoring")), feeder: str | None = None,
+               silent_intervals: str | None = None):
+    return _page(request, "monitoring.html", user, feeders=_feeders(),
+                 **_monitoring(request, feeder or DEMO_FEEDER, silent_intervals))
 
 
 @router.get("/static/plotly.min.js")

@@ -1,4 +1,4 @@
-"""DER telemetry (issue 10): devices, measurement batches (JSON or CSV), queries, status."""
+"""DER telemetry (issue 10): devices, measurement batches (JSON or CSV), queries, status, latest."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,10 +6,12 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from sqlalchemy import func, select
 
 from api.deps import SessionDep, require_role
 from api.schemas import (
     DeviceCreate,
+    DeviceLatest,
     DevicePublic,
     TelemetryIngested,
     TelemetryPoint,
@@ -18,7 +20,7 @@ from api.schemas import (
 from gridint import telemetry
 from gridint.errors import DeviceInvalid, StoreError
 from gridint.store import repo
-from gridint.store.models import DerDevice, User
+from gridint.store.models import DerDevice, Telemetry, User
 
 router = APIRouter(tags=["telemetry"])
 
@@ -136,3 +138,29 @@ def monitoring(request: Request, session: SessionDep, user: Reader,
     return telemetry.status(session, feeder, now=_aware(now, "now"),
                             silent_intervals=silent_intervals, owner_id=_owner_filter(user),
                             settings=request.app.state.settings)
+
+
+@router.get("/telemetry/latest", response_model=list[DeviceLatest])
+def latest(session: SessionDep, user: Reader,
+           feeder: Annotated[str, Query(min_length=1, max_length=100)],
+           now: dt.datetime | None = None) -> list[dict]:
+    """Every device of a feeder (an installer's own) with its latest measurement at or
+    before ``now`` (default: the present), by device name; measured fields are null for a
+    device that never sent. Storage ``p_kw`` positive = charging."""
+    now = _aware(now, "now") or dt.datetime.now(dt.timezone.utc)
+    # max(time) per device through the (device_id, time) key, then the rows at those times
+    last = (select(Telemetry.device_id, func.max(Telemetry.time).label("t"))
+            .join(DerDevice, DerDevice.id == Telemetry.device_id)
+            .where(DerDevice.feeder == feeder, Telemetry.time <= now)
+            .group_by(Telemetry.device_id).subquery())
+    q = (select(DerDevice, Telemetry)
+         .outerjoin(last, last.c.device_id == DerDevice.id)
+         .outerjoin(Telemetry, (Telemetry.device_id == last.c.device_id)
+                    & (Telemetry.time == last.c.t))
+         .where(DerDevice.feeder == feeder).order_by(DerDevice.name))
+    if (owner := _owner_filter(user)) is not None:
+        q = q.where(DerDevice.owner_id == owner)
+    return [{"device": d.name, "kind": d.kind, "bus": d.bus, "rating_kw": d.rating_kw,
+             "energy_kwh": d.energy_kwh, "time": t.time if t else None,
+             "p_kw": t.p_kw if t else None, "soc_percent": t.soc_percent if t else None,
+             "v_pu": t.v_pu if t else None} for d, t in session.execute(q)]

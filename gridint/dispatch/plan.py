@@ -884,7 +884,8 @@ def plan_day(feeder, date=None, *, pv="forecast", initial_soc=None, terminal_soc
 
 
 def redispatch(feeder, now=None, *, measured_soc=None, day_plan: DispatchPlan | dict | None = None,
-               pv="forecast", forecast_weather=None, scenarios: bool = True) -> DispatchPlan:
+               pv="forecast", forecast_weather=None, scenarios: bool = True,
+               measured_pv_pu: pd.Series | None = None) -> DispatchPlan:
     """Intraday re-dispatch from the current quarter-hour to the end of the day.
 
     PV: the intraday forecast (P10/P50/P90, next 4 h) of
@@ -899,17 +900,23 @@ def redispatch(feeder, now=None, *, measured_soc=None, day_plan: DispatchPlan | 
     now : str or Timestamp, optional
         Issue time (floored to the quarter-hour); default now in Settings.timezone.
     measured_soc : array or dict name -> percent, optional
-        Latest measured SoC. Without telemetry: the day-ahead plan's SoC at the
-        end of the previous step, else the units' ``soc_percent``.
+        Latest measured SoC (:func:`gridint.telemetry.loop.measured_soc`); a dict may
+        name only some units. Units without a measurement: the day-ahead plan's SoC
+        at the end of the previous step, else the units' ``soc_percent``.
     day_plan : DispatchPlan or its ``to_dict()``, optional
     pv : {"forecast", "profile"}
         ``profile`` uses the profile year's PV for every step (tests).
     forecast_weather : optional
+    measured_pv_pu : pandas.Series, optional
+        Measured fleet PV output per kW before ``now`` (telemetry,
+        :func:`gridint.telemetry.loop.measured_pv_pu`): the intraday forecast starts
+        from its latest clear-sky index instead of the weather model's.
 
     Returns
     -------
     DispatchPlan
-        ``kind = "intraday"``, steps from ``now`` to midnight.
+        ``kind = "intraday"``, steps from ``now`` to midnight; ``source`` says
+        which PV history and SoC were used.
     """
     tz = get_settings().timezone
     feeder = _as_feeder(feeder)
@@ -927,7 +934,7 @@ def redispatch(feeder, now=None, *, measured_soc=None, day_plan: DispatchPlan | 
         systems = pv_systems(feeder.net)
         if len(systems):
             fc = forecast_feeder(feeder, day, horizon="intraday", issue_time=now,
-                                 forecast_weather=forecast_weather)
+                                 forecast_weather=forecast_weather, measured_pu=measured_pv_pu)
             idx = pd.DatetimeIndex([pd.Timestamp(t) for t in fc["timestamps"]]).tz_convert(tz)
             keep = idx.normalize() == day
             part = _split_fleet(systems, idx[keep], {k: np.asarray(fc[f"pv_kw_{k}"])[keep] for k in SCENARIOS})
@@ -935,26 +942,29 @@ def redispatch(feeder, now=None, *, measured_soc=None, day_plan: DispatchPlan | 
                 inputs.pv_kw[k].loc[part[k].index, :] = part[k].to_numpy()
             _set_pv(inputs.values, inputs.pv_kw["p50"], inputs.time_index, feeder.net)
             inputs.issue_time = now
-            inputs.source += f" + intraday PV forecast issued {now.isoformat()}"
+            inputs.source += (f" + intraday PV forecast issued {now.isoformat()} from "
+                              + ("measured PV" if measured_pv_pu is not None else "modelled PV history"))
     else:
         inputs = day_inputs(feeder, day, pv=pv)
     inputs = inputs.take(slice(k0, None))
     t_in = time.perf_counter() - t0
     units = storage_units(feeder.net)
     terminal = None
+    start_soc = units
     if day_plan is not None:
         d = day_plan.to_dict() if isinstance(day_plan, DispatchPlan) else day_plan
         soc = {u["name"]: u["soc_percent"] for u in d["units"]}
         terminal = {n: v[-1] for n, v in soc.items()}
-        if measured_soc is None:
-            stamps = pd.DatetimeIndex([pd.Timestamp(t) for t in d["timestamps"]]).tz_convert(tz)
-            prev = int(np.searchsorted(stamps, now)) - 1
-            measured_soc = ({n: v[prev] for n, v in soc.items()} if prev >= 0 else
-                            {n: u["soc_init_percent"] for n, u in zip(soc, d["unit_info"])})
-    if measured_soc is None:
-        measured_soc = units.soc_init_percent
-    plan = dispatch(feeder, inputs, initial_soc=measured_soc, terminal_soc=terminal, kind="intraday",
-                    scenarios=scenarios)
+        stamps = pd.DatetimeIndex([pd.Timestamp(t) for t in d["timestamps"]]).tz_convert(tz)
+        prev = int(np.searchsorted(stamps, now)) - 1
+        start_soc = units.with_soc({n: v[prev] for n, v in soc.items()} if prev >= 0 else
+                                   {n: u["soc_init_percent"] for n, u in zip(soc, d["unit_info"])})
+    if measured_soc is not None:  # measured values over the plan's (all units or some)
+        start_soc = start_soc.with_soc(measured_soc)
+        n = len(measured_soc) if isinstance(measured_soc, dict) else len(units)
+        inputs.source += f"; SoC measured for {n} of {len(units)} units"
+    plan = dispatch(feeder, inputs, initial_soc=start_soc.soc_init_percent, terminal_soc=terminal,
+                    kind="intraday", scenarios=scenarios)
     plan.timings["inputs_s"] = t_in
     return plan
 

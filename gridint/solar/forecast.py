@@ -955,6 +955,21 @@ def _forecast_issue(fw: pd.DataFrame, target: pd.DatetimeIndex, bound: pd.Timest
         f"{issues.min().tz_convert(tz).isoformat()} to {issues.max().tz_convert(tz).isoformat()}")
 
 
+def _measured_history(measured_pu: pd.Series, full: pd.DatetimeIndex, issue: pd.Timestamp,
+                      ac_kw: float) -> pd.Series:
+    """Fleet power [kW] on ``full`` from measured output per kW; nothing from ``issue`` on."""
+    if not isinstance(measured_pu, pd.Series) or not isinstance(measured_pu.index, pd.DatetimeIndex) \
+            or measured_pu.index.tz is None:
+        raise GridintError("measured_pu: a pandas Series on a time-zone-aware DatetimeIndex is required")
+    pu = pd.to_numeric(measured_pu, errors="coerce").astype(float)
+    if np.any(pu.to_numpy() < 0) or np.any(pu.to_numpy() > 1.5):
+        raise GridintError("measured_pu: output per kW must lie in 0 .. 1.5 [kW/kW]")
+    pu = pu.tz_convert(full.tz).groupby(pu.index.tz_convert(full.tz).floor("15min")).mean()
+    out = pu.reindex(full) * ac_kw
+    out[out.index >= issue] = np.nan
+    return out
+
+
 def _bus_names(net, buses) -> list[str]:
     names = []
     for b in buses:
@@ -968,7 +983,7 @@ def _r(values) -> list[float]:
 
 
 def forecast_feeder(feeder, date=None, horizon: str = "day-ahead", weather=None, forecast_weather=None,
-                    per_bus: bool = False, issue_time=None) -> dict:
+                    per_bus: bool = False, issue_time=None, measured_pu: pd.Series | None = None) -> dict:
     """PV forecast of a feeder's fleet for one day (day-ahead) or the next 4 h (intraday).
 
     Parameters
@@ -997,6 +1012,13 @@ def forecast_feeder(feeder, date=None, horizon: str = "day-ahead", weather=None,
         Issue time (ISO 8601, or ``HH:MM`` on ``date`` for intraday). Default:
         day-ahead D-1 12:00; intraday now (when ``date`` is today or not
         given) or ``date`` at :data:`INTRADAY_ISSUE_HOUR`:00.
+    measured_pu : pandas.Series, optional
+        Measured fleet output per kW of AC rating [kW/kW] on quarter-hours (tz-aware,
+        labelled by interval start), e.g. upscaled from telemetry by
+        :func:`gridint.telemetry.loop.measured_pv_pu`. Replaces the fleet model on
+        ``weather`` as the history before the issue time; steps without a value are
+        unknown (the latest clear-sky index then falls back to the 24-h one, then to
+        climatology).
 
     Returns
     -------
@@ -1004,7 +1026,9 @@ def forecast_feeder(feeder, date=None, horizon: str = "day-ahead", weather=None,
         ``feeder, issue_time, horizon, interval_min (15), n_steps, timestamps
         (ISO 8601 with offset), pv_kw_p10, pv_kw_p50, pv_kw_p90`` (fleet AC
         totals [kW], lists), ``energy_kwh_p50`` [kWh], ``capacity_kwp`` [kWp DC]
-        and with ``per_bus`` ``buses: [{name, pv_kw_p50}]``.
+        ``history`` (``"weather model"`` or ``"measured"``), ``measured_steps`` (quarter-hours
+        of measured history in the two days before the issue time) and with ``per_bus``
+        ``buses: [{name, pv_kw_p50}]``.
 
     Raises
     ------
@@ -1068,8 +1092,12 @@ def forecast_feeder(feeder, date=None, horizon: str = "day-ahead", weather=None,
     # "measured" history: two days before the issue time (24-h index, latest values)
     start = (issue - pd.Timedelta(days=2)).floor("D")
     full = pd.date_range(start, target[-1] + STEP, freq=STEP, inclusive="left")
-    history = weather_for_period(start, issue, weather)
-    measured = _total(fleet_ac_kw(systems, history)).reindex(full)
+    if measured_pu is None:
+        history = weather_for_period(start, issue, weather)
+        measured = _total(fleet_ac_kw(systems, history)).reindex(full)
+    else:
+        measured = _measured_history(measured_pu, full, issue, float(systems["ac_kw"].sum()))
+    n_measured = int(measured[measured.index < issue].notna().sum())
     cs_sys = clearsky_fleet_ac_kw(systems, full)
     clearsky = _total(cs_sys)
     cs_sys = cs_sys.loc[target]
@@ -1107,6 +1135,8 @@ def forecast_feeder(feeder, date=None, horizon: str = "day-ahead", weather=None,
         "pv_kw_p90": p90,
         "energy_kwh_p50": round(sum(p50) * STEP / pd.Timedelta(hours=1), 3),
         "capacity_kwp": round(float(systems["kwp"].sum()), 3),
+        "history": "weather model" if measured_pu is None else "measured",
+        "measured_steps": n_measured,
     }
     if per_bus:
         per = bus_pv_kw(systems, p_sys)

@@ -28,7 +28,7 @@ from gridint.errors import ConfigError
 from gridint.store.models import FeederLock
 
 __all__ = ["make_engine", "make_sessionmaker", "init_db", "alembic_config", "write_transaction",
-           "MIGRATIONS_DIR"]
+           "shared_sessionmaker", "MIGRATIONS_DIR"]
 
 logger = logging.getLogger(__name__)
 
@@ -181,3 +181,17 @@ def init_db(url: str | None = None) -> Engine:
         conn.commit()
     logger.info("database %s at the newest schema", engine.url.render_as_string(hide_password=True))
     return engine
+
+
+_SHARED: dict[str, sessionmaker[Session]] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
+    """A process-wide session factory for ``url`` (default ``Settings.database_url``),
+    the schema brought to head once per process (for jobs outside the API)."""
+    url = url or get_settings().database_url
+    with _shared_lock:
+        if url not in _SHARED:
+            _SHARED[url] = make_sessionmaker(init_db(url))
+        return _SHARED[url]

@@ -10,30 +10,15 @@ JSON record of :meth:`gridint.dispatch.DispatchPlan.to_dict` (``feeder``, ``date
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridint.store.db import init_db, make_sessionmaker, write_transaction
+from gridint.store.db import shared_sessionmaker, write_transaction
 from gridint.store.models import DispatchPlan, User
 from gridint.store.repo import add_dispatch_plan
 
 __all__ = ["save_dispatch_plan", "latest_dispatch_plan", "latest_dispatch_plan_row"]
-
-_lock = threading.Lock()
-_SESSIONS: dict[str, Any] = {}
-
-
-def _sessions(database_url: str | None):
-    from gridint.config import get_settings
-
-    url = database_url or get_settings().database_url
-    with _lock:
-        if url not in _SESSIONS:
-            _SESSIONS[url] = make_sessionmaker(init_db(url))  # schema migrated once per process
-        return _SESSIONS[url]
 
 
 def _date(value) -> dt.date:
@@ -82,7 +67,7 @@ def save_dispatch_plan(record: dict, *, session: Session | None = None,
 
     if session is not None:
         return write(session)
-    with _sessions(database_url)() as s:
+    with shared_sessionmaker(database_url)() as s:
         return write(s)
 
 
@@ -121,6 +106,6 @@ def latest_dispatch_plan(feeder: str, date, kind: str | None = "day-ahead", *,
     if session is not None:
         row = latest_dispatch_plan_row(session, feeder, date, kind)
         return None if row is None else dict(row.plan)
-    with _sessions(database_url)() as s:
+    with shared_sessionmaker(database_url)() as s:
         row = latest_dispatch_plan_row(s, feeder, date, kind)
         return None if row is None else dict(row.plan)

@@ -171,6 +171,36 @@ def test_simulator_feeds_the_api_and_faults_are_caught(tmp_path):
     assert out["silent"] == 1 and out["devices"] == len(bodies)
 
 
+def test_latest_point_per_device(api):
+    _devices(api)
+    _post(api, "alice", [{"device": "pv-a", "time": _t(15), "p_kw": 6.0, "v_pu": 1.03},
+                         {"device": "bat-a", "time": _t(30), "p_kw": 2.0, "soc_percent": 61.0},
+                         {"device": "bat-a", "time": _t(0), "p_kw": -1.0, "soc_percent": 55.0}])
+    _post(api, "alice", [{"device": "pv-a", "time": _t(-60), "p_kw": 4.0}])  # late, older
+    url = "/api/v1/telemetry/latest"
+    got = api.client.get(url, params={"feeder": FEEDER}, headers=api.auth("eve"))
+    assert got.status_code == 200, got.text
+    rows = {r["device"]: r for r in got.json()}
+    assert list(rows) == ["bat-a", "pv-a", "pv-b"]  # by name, pv-b never sent
+    assert rows["bat-a"]["soc_percent"] == 61.0 and rows["bat-a"]["p_kw"] == 2.0
+    assert rows["bat-a"]["energy_kwh"] == 10.0 and rows["bat-a"]["kind"] == "storage"
+    assert dt.datetime.fromisoformat(rows["bat-a"]["time"]) == DAY + dt.timedelta(minutes=30)
+    assert rows["pv-a"]["v_pu"] == 1.03 and rows["pv-a"]["p_kw"] == 6.0
+    assert rows["pv-b"]["time"] is None and rows["pv-b"]["p_kw"] is None
+    # as of an earlier instant; an installer sees only its own devices
+    early = api.client.get(url, params={"feeder": FEEDER, "now": _t(10)}, headers=api.auth("alice"))
+    rows = {r["device"]: r for r in early.json()}
+    assert list(rows) == ["bat-a", "pv-a"]
+    assert rows["bat-a"]["soc_percent"] == 55.0 and rows["pv-a"]["p_kw"] == 4.0
+    other = api.client.get(url, params={"feeder": "xt-yuetang-urban"}, headers=api.auth("oscar"))
+    assert other.status_code == 200 and other.json() == []
+    naive = api.client.get(url, params={"feeder": FEEDER, "now": "2025-06-01T12:00:00"},
+                           headers=api.auth("oscar"))
+    assert naive.status_code == 422 and "time zone" in naive.text
+    assert api.client.get(url, params={"feeder": FEEDER}).status_code == 401
+    assert api.client.get(url, headers=api.auth("oscar")).status_code == 422  # feeder required
+
+
 def _register(api, who="alice", **body):
     base = {"name": "dev-x", "feeder": FEEDER, "bus": T01_LV, "kind": "pv", "rating_kw": 5.0}
     return api.client.post("/api/v1/devices", json={**base, **body}, headers=api.auth(who))

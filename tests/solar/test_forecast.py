@@ -22,7 +22,7 @@ from gridint.solar.weather import default_weather, read_forecast_weather
 
 FEEDER = "xt-county-rural"
 FIELDS = {"feeder", "issue_time", "horizon", "interval_min", "n_steps", "timestamps", "pv_kw_p10",
-          "pv_kw_p50", "pv_kw_p90", "energy_kwh_p50", "capacity_kwp"}
+          "pv_kw_p50", "pv_kw_p90", "energy_kwh_p50", "capacity_kwp", "history", "measured_steps"}
 SAMPLE = project_root() / "weather" / "xiangtan_forecast_sample.csv"
 
 

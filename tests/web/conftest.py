@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -84,17 +85,18 @@ def browser():
 
 @pytest.fixture
 def sign_in(server, browser):
-    """``sign_in(user, width=1280, height=800)`` -> a Playwright page signed in as ``user``
-    through the sign-in form (its own browser context)."""
+    """``sign_in(user, width=1280, height=800, next=None)`` -> a Playwright page signed in as
+    ``user`` through the sign-in form (its own browser context), on the role's home page or
+    on ``next`` (a path: skips the home page's own requests)."""
     base, tokens = server
     contexts = []
 
-    def make(user: str, width: int = 1280, height: int = 800):
+    def make(user: str, width: int = 1280, height: int = 800, next: str | None = None):
         ctx = browser.new_context(base_url=base, viewport={"width": width, "height": height})
         ctx.set_default_timeout(60_000)
         contexts.append(ctx)
         page = ctx.new_page()
-        page.goto("/login")
+        page.goto("/login" + (f"?next={urllib.parse.quote(next)}" if next else ""))
         page.fill("#token", tokens[user])
         page.click("#login-button")
         page.wait_for_url(lambda u: "/login" not in u)
@@ -105,9 +107,13 @@ def sign_in(server, browser):
         c.close()
 
 
-def shot(page, name: str) -> Path:
-    """Save a full-page screenshot under tests/artifacts/web/ (ignored by git)."""
+def shot(page, name: str, selector: str | None = None) -> Path:
+    """Save a full-page screenshot (or of the element ``selector``) under tests/artifacts/web/
+    (ignored by git)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    if selector:
+        page.locator(selector).screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), full_page=True)
     return path
