@@ -12,7 +12,7 @@ from gridint.cli import main
 from gridint.config import project_root
 
 FIELDS = {"feeder", "issue_time", "horizon", "interval_min", "n_steps", "timestamps", "pv_kw_p10",
-          "pv_kw_p50", "pv_kw_p90", "energy_kwh_p50", "capacity_kwp"}
+          "pv_kw_p50", "pv_kw_p90", "energy_kwh_p50", "capacity_kwp", "history", "measured_steps"}
 SAMPLE = str(project_root() / "weather" / "xiangtan_forecast_sample.csv")
 
 
