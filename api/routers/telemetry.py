@@ -18,6 +18,7 @@ from api.schemas import (
     TelemetryStatus,
 )
 from gridint import telemetry
+from gridint.telemetry.report import iso_local
 from gridint.errors import DeviceInvalid, StoreError
 from gridint.store import repo
 from gridint.store.models import DerDevice, Telemetry, User
@@ -141,12 +142,12 @@ def monitoring(request: Request, session: SessionDep, user: Reader,
 
 
 @router.get("/telemetry/latest", response_model=list[DeviceLatest])
-def latest(session: SessionDep, user: Reader,
+def latest(session: SessionDep, user: Reader, request: Request,
            feeder: Annotated[str, Query(min_length=1, max_length=100)],
            now: dt.datetime | None = None) -> list[dict]:
     """Every device of a feeder (an installer's own) with its latest measurement at or
     before ``now`` (default: the present), by device name; measured fields are null for a
-    device that never sent. Storage ``p_kw`` positive = charging."""
+    device that never sent. Storage ``p_kw`` positive = charging; times in Settings.timezone."""
     now = _aware(now, "now") or dt.datetime.now(dt.timezone.utc)
     # max(time) per device through the (device_id, time) key, then the rows at those times
     last = (select(Telemetry.device_id, func.max(Telemetry.time).label("t"))
@@ -161,6 +162,7 @@ def latest(session: SessionDep, user: Reader,
     if (owner := _owner_filter(user)) is not None:
         q = q.where(DerDevice.owner_id == owner)
     return [{"device": d.name, "kind": d.kind, "bus": d.bus, "rating_kw": d.rating_kw,
-             "energy_kwh": d.energy_kwh, "time": t.time if t else None,
+             "energy_kwh": d.energy_kwh,
+             "time": iso_local(t.time, request.app.state.settings.timezone) if t else None,
              "p_kw": t.p_kw if t else None, "soc_percent": t.soc_percent if t else None,
              "v_pu": t.v_pu if t else None} for d, t in session.execute(q)]
