@@ -2,17 +2,18 @@
 
 What it does, in one run on this machine
 ----------------------------------------
-1. Devices: the PV systems of a catalog feeder (:func:`gridint.solar.fleet.pv_systems`,
-   AC rating from the feeder), plus a battery at every 10th system (rating 50 % of the
-   PV inverter, 2 h), registered by an operator for one installer (``POST /api/v1/devices``).
-2. Measurements every 15 min: clear-sky AC power of every system
-   (:func:`gridint.solar.fleet.clearsky_fleet_ac_kw`, pvlib) times a per-day cloud factor
-   and 2 % noise; batteries charge at noon and discharge in the evening (the shape of the
-   dispatch plans of issue 7) with SoC integrated; voltage at the point of connection
-   rising with the PV output (a few devices at the feeder end above 1.07 pu). Gaps: 3 % of
-   points dropped at random, one device silent from 10:00 of the last day. Faulty devices: two PV
-   meters stuck at one value (day and night -> night points rejected), one inverter
-   reporting generation at night. Points are shuffled within each batch (out of order)
+1. Devices (:mod:`gridint.telemetry.synthetic`): the PV systems of a catalog feeder
+   (AC rating from the feeder), a customer battery at every 10th system (50 % of the
+   inverter, 2 h) and the feeder's own storage units, registered by an operator for one
+   installer (``POST /api/v1/devices``).
+2. Measurements every 15 min: clear-sky AC power of every system (pvlib) times a per-day
+   cloud factor and 2 % noise; the storage units follow the day-ahead dispatch plan of each
+   day (:func:`gridint.dispatch.plan_day`), customer batteries charge at noon and discharge
+   in the evening with SoC integrated; voltage at the point of connection rising with the
+   PV output (a few devices at the feeder end above 1.07 pu). Gaps: 3 % of points dropped
+   at random, one device silent from 10:00 of the last day. Faulty devices: two PV meters
+   stuck at one value (day and night -> night points rejected), one inverter reporting
+   generation at night. Points are shuffled within each batch (out of order)
    and one batch is sent twice (duplicates).
 3. The installer sends the points through the real app (FastAPI ``TestClient``, the full
    middleware/auth/validation/insert path) in batches, once as JSON and once as CSV into
@@ -43,80 +44,45 @@ import pandas as pd
 
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Telemetry ingestion (sims/telemetry_sim.py)"
+START = "2025-06-01"
 logger = logging.getLogger(__name__)
 
 
-def devices_of(feeder_name: str, n_max: int) -> tuple[pd.DataFrame, list[dict]]:
-    """PV systems of the feeder (at most ``n_max``) and the device bodies to register.
-
-    Only systems at a connection bus of the feeder (what registration accepts:
-    :func:`gridint.telemetry.ingest.feeder_sites`, not behind the open tie, not ext_grid/HV).
-    """
+def devices_of(feeder_name: str, n_max: int):
+    """The catalog feeder and its device bodies: at most ``n_max`` PV systems, a customer
+    battery at every 10th, and the net's storage units
+    (:func:`gridint.telemetry.synthetic.device_bodies`)."""
     from gridint.grid.catalog import load_feeder
-    from gridint.solar.fleet import pv_systems
-    from gridint.telemetry.ingest import feeder_sites
+    from gridint.telemetry.synthetic import device_bodies
 
     feeder = load_feeder(feeder_name)
-    names = feeder.net.bus["name"]
-    allowed = set(feeder_sites(feeder_name).buses)
-    systems = pv_systems(feeder.net)
-    systems = systems[[str(names.loc[b]) in allowed for b in systems["bus"]]].head(n_max)
-    bodies = []
-    for k, (sgen, row) in enumerate(systems.iterrows()):
-        bus = str(names.loc[row["bus"]])
-        bodies.append({"name": f"{feeder_name}-pv{sgen}", "feeder": feeder_name, "bus": bus,
-                       "kind": "pv", "rating_kw": round(float(row["ac_kw"]), 3)})
-        if k % 10 == 0:
-            kw = round(0.5 * float(row["ac_kw"]), 3)
-            bodies.append({"name": f"{feeder_name}-bat{sgen}", "feeder": feeder_name, "bus": bus,
-                           "kind": "storage", "rating_kw": kw, "energy_kwh": 2.0 * kw})
-    return systems, bodies
+    return feeder, device_bodies(feeder, n_max)
 
 
-def simulate(systems: pd.DataFrame, bodies: list[dict], days: int, seed: int = 1) -> list[dict]:
-    """Points of every device for ``days`` days of 15-min steps (see the module docstring)."""
-    from gridint.solar.fleet import clearsky_fleet_ac_kw
+def day_plans(feeder, days: int) -> list[dict]:
+    """Day-ahead plans of the feeder's storage units for the simulated days (none without
+    storage): the storage telemetry follows them."""
+    from gridint.dispatch import plan_day
+    from gridint.errors import GridintError
 
-    rng = np.random.default_rng(seed)
-    index = pd.date_range("2025-06-01", periods=96 * days, freq="15min", tz="Asia/Shanghai")
-    ac = clearsky_fleet_ac_kw(systems, index).to_numpy()  # steps x systems [kW]
-    cloud = np.repeat(rng.uniform(0.35, 1.0, size=(days, ac.shape[1])), 96, axis=0)
-    rating = systems["ac_kw"].to_numpy()
-    p = np.clip(ac * cloud * (1 + 0.02 * rng.standard_normal(ac.shape)), 0.0, rating)
-    v = 1.0 + 0.05 * p / rating + 0.005 * rng.standard_normal(ac.shape)
-    v[:, -3:] += 0.03 + 0.05 * p[:, -3:] / rating[-3:]  # feeder end: > 1.07 pu around noon
-    stamps = [t.isoformat() for t in index]
-    hours = index.hour + index.minute / 60.0
-    pv_names = [b["name"] for b in bodies if b["kind"] == "pv"]
-    stuck, night_gen = set(pv_names[1:3]), pv_names[3]
-    silent = pv_names[4]
-    points = []
-    for j, name in enumerate(pv_names):
-        pj = p[:, j].copy()
-        if name in stuck:
-            pj[:] = round(0.6 * rating[j], 2)
-        if name == night_gen:
-            pj[(hours < 5) | (hours > 20)] = 0.1 * rating[j]
-        for i, t in enumerate(stamps):
-            if name == silent and i >= len(stamps) - 56:  # silent from 10:00 of the last day
-                continue
-            points.append({"device": name, "time": t, "p_kw": round(float(pj[i]), 3),
-                           "v_pu": round(float(v[i, j]), 4)})
-    for b in bodies:
-        if b["kind"] != "storage":
-            continue
-        kw, kwh, soc = b["rating_kw"], b["energy_kwh"], 20.0
-        for i, t in enumerate(stamps):
-            h = hours[i]
-            pk = 0.5 * kw if 10 <= h < 14 else (-0.6 * kw if 18 <= h < 22 else 0.0)
-            soc = float(np.clip(soc + pk * 0.25 / kwh * 100.0 * (0.95 if pk > 0 else 1 / 0.95),
-                                0.0, 100.0))
-            if soc in (0.0, 100.0):
-                pk = 0.0
-            points.append({"device": b["name"], "time": t, "p_kw": round(pk, 3),
-                           "soc_percent": round(soc, 2), "v_pu": round(1.0 + 0.005 * rng.standard_normal(), 4)})
-    keep = rng.uniform(size=len(points)) > 0.03  # 3 % gaps
-    return [pt for pt, k in zip(points, keep) if k]
+    if feeder.net.get("storage") is None or not len(feeder.net.storage):
+        return []
+    plans = []
+    for d in pd.date_range(START, periods=days, freq="D"):
+        try:
+            plans.append(plan_day(feeder, d.date().isoformat(), pv="profile", scenarios=False).to_dict())
+        except GridintError as exc:
+            logger.warning("%s: no plan for %s (%s)", feeder.name, d.date(), exc)
+    return plans
+
+
+def simulate(feeder, bodies: list[dict], days: int, seed: int = 1, plans: list[dict] | None = None) -> list[dict]:
+    """Points of every device for ``days`` days of 15-min steps from :data:`START`
+    (:func:`gridint.telemetry.synthetic.simulate`: PV model, storage plans, faults, gaps)."""
+    from gridint.telemetry.synthetic import simulate as synth
+
+    index = pd.date_range(START, periods=96 * days, freq="15min", tz="Asia/Shanghai")
+    return synth(feeder, bodies, index, seed=seed, plans=plans)
 
 
 def batches(points: list[dict], size: int, seed: int = 2) -> list[list[dict]]:
@@ -149,11 +115,12 @@ def _app(url: str):
 def feed(url: str, bodies: list[dict], chunks: list[list[dict]], fmt: str, now: str) -> dict:
     """Register the devices and send every batch (the first twice); throughput and counts."""
     from gridint.telemetry import to_csv
+    from gridint.telemetry.synthetic import api_body
 
     client, op, inst = _app(url)
     try:
         for b in bodies:
-            r = client.post("/api/v1/devices", json={**b, "owner": "sim-installer"}, headers=op)
+            r = client.post("/api/v1/devices", json={**api_body(b), "owner": "sim-installer"}, headers=op)
             r.raise_for_status()
         payloads = []
         for c in chunks + chunks[:1]:  # the first batch re-sent: duplicates
@@ -245,8 +212,10 @@ def main(argv=None) -> int:
     from sims._results import machine_and_commit, write_section
 
     cpu, ram_gb, commit = machine_and_commit("gridint/telemetry")
-    systems, bodies = devices_of(args.feeder, args.devices)
-    points = simulate(systems, bodies, args.days)
+    feeder, bodies = devices_of(args.feeder, args.devices)
+    plans = day_plans(feeder, args.days)
+    points = simulate(feeder, bodies, args.days, plans=plans)
+    n_pv = sum(b["kind"] == "pv" for b in bodies)
     chunks = batches(points, args.batch)
     # monitoring view at 12:30 of the last day (noon: feeder-end voltages high)
     now = (pd.Timestamp("2025-06-01 12:30", tz="Asia/Shanghai")
@@ -291,9 +260,10 @@ def main(argv=None) -> int:
 Machine: {cpu}, {ram_gb:.0f} GB RAM, shared by other agents during the run; commit {commit}.
 Run: `python -m sims.telemetry_sim{' --quick' if args.quick else ''} --out`.
 
-Feeder {args.feeder}: {len(systems)} PV systems (clear-sky pvlib x per-day cloud factor,
-2 % noise) + {sum(b['kind'] == 'storage' for b in bodies)} batteries (charge 10-14 h,
-discharge 18-22 h, SoC integrated), {args.days} days of 15-min points, 3 % gaps, one device
+Feeder {args.feeder}: {n_pv} PV systems (clear-sky pvlib x per-day cloud factor,
+2 % noise) + {sum(b['kind'] == 'storage' for b in bodies)} batteries ({len(plans)} day-ahead
+plans followed by the feeder's storage units where it has any; customer batteries charge
+10-14 h and discharge 18-22 h, SoC integrated), {args.days} days of 15-min points, 3 % gaps, one device
 silent from 10:00 of the last day, two PV meters stuck (day and night), one inverter reporting
 generation at night; batches of {args.batch} points shuffled (out of order), the first batch
 sent twice. Each format into a fresh database through the full app (`TestClient`: body

@@ -61,11 +61,14 @@ def device_bodies(feeder, n_max: int | None = None, battery_every: int = 10,
         ``sgen`` (PV) / ``soc_percent`` (storage units); :func:`api_body` drops them.
     """
     from gridint.solar.fleet import pv_systems
+    from gridint.telemetry.ingest import sites_of_net
 
+    names = feeder.net.bus["name"].astype(str)
+    allowed = set(sites_of_net(feeder.name, feeder.net, feeder.voltage_kv).buses)  # what registration accepts
     systems = pv_systems(feeder.net)
+    systems = systems[[names.loc[b] in allowed for b in systems["bus"]]]
     if n_max is not None:
         systems = systems.head(n_max)
-    names = feeder.net.bus["name"].astype(str)
     out = []
     for k, (sgen, row) in enumerate(systems.iterrows()):
         bus = names.loc[row["bus"]]
@@ -85,6 +88,8 @@ def device_bodies(feeder, n_max: int | None = None, battery_every: int = 10,
             logger.info("%s: storage units not registered (%s)", feeder.name, exc)
             return out
         for k, name in enumerate(units.names):
+            if names.loc[units.bus[k]] not in allowed:
+                continue
             out.append({"name": str(name), "feeder": feeder.name, "bus": names.loc[units.bus[k]],
                         "kind": "storage", "rating_kw": round(float(units.p_charge_kw[k]), 3),
                         "energy_kwh": round(float(units.e_kwh[k]), 3),

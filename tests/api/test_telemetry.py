@@ -159,8 +159,8 @@ def test_status_lists_silent_and_out_of_limits(api):
 def test_simulator_feeds_the_api_and_faults_are_caught(tmp_path):
     from sims.telemetry_sim import batches, devices_of, feed, simulate
 
-    systems, bodies = devices_of(FEEDER, 6)
-    points = simulate(systems, bodies, days=1)
+    feeder, bodies = devices_of(FEEDER, 6)
+    points = simulate(feeder, bodies, days=1)
     full = 96 * len(bodies) - 56  # one device silent from 10:00
     assert 0.9 * full < len(points) < full  # ~3 % gaps
     out = feed(f"sqlite:///{tmp_path / 'sim.db'}", bodies, batches(points, 300), "csv",
