@@ -39,7 +39,6 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
