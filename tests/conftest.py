@@ -27,3 +27,16 @@ def catalog_feeder():
         return copy.deepcopy(_CACHE[name])
 
     return get
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    """``GRIDINT_DATABASE_URL`` set to a fresh SQLite file for this test (settings re-read);
+    yields the URL. For the command-line tests, which use the configured database."""
+    from gridint.config import get_settings
+
+    url = f"sqlite:///{tmp_path / 'gridint-test.db'}"
+    monkeypatch.setenv("GRIDINT_DATABASE_URL", url)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()

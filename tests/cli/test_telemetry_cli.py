@@ -21,14 +21,6 @@ T01_LV = f"{FEEDER}-T01-LV"
 NOW = "2025-06-01T12:15:00+08:00"
 
 
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'telemetry.db'}"
-    monkeypatch.setenv("GRIDINT_DATABASE_URL", url)
-    get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
-
 
 def run(capsys, *argv):
     rc = main([str(a) for a in argv])

@@ -10,24 +10,14 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 import gridint.interconnection as interconnection
 from gridint.cli import main
-from gridint.config import get_settings
 from gridint.store import init_db, make_sessionmaker, repo, workflow
 from tests.store.fakes import CapacityEvaluator
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("GRIDINT_DATABASE_URL", url)
-    get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
 
 
 def test_user_add(db, capsys):
