@@ -339,9 +339,11 @@ class TelemetryHourly(Base):
 
     __tablename__ = "telemetry_hourly"
 
+    # n_points before hour: two 4-byte integers side by side, no alignment padding
+    # before the 8-byte columns on PostgreSQL (8 bytes a row)
     device_id: Mapped[int] = mapped_column(ForeignKey("der_devices.id"), primary_key=True)
-    hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
     n_points: Mapped[int] = mapped_column(Integer)
+    hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
     p_kw_mean: Mapped[float] = mapped_column(Float)
     p_kw_min: Mapped[float] = mapped_column(Float)
     p_kw_max: Mapped[float] = mapped_column(Float)

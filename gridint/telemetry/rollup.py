@@ -392,10 +392,16 @@ def _absorb_and_drop(session: Session, name: str, s: Settings) -> tuple[int, boo
     month = _month_of(name)
     lo, hi = month, _month_start(month, 1)
     detached = _table(name, PARTITION_SCHEMA)
+    # rows that reached DEFAULT after the detach; a re-sent point already in the detached
+    # table is counted once (the DEFAULT copy is trimmed later with the rest)
+    late = (select(*(_RAW.c[c] for c in _COLS))
+            .where(~select(literal(1)).where(detached.c.device_id == _RAW.c.device_id,
+                                             detached.c.time == _RAW.c.time).exists())
+            .subquery("late"))
     n = 0
     for a, b in _chunks(lo, hi, s.telemetry_rollup_chunk_h):
         with _tx(session):
-            n += _upsert(session, [detached, _RAW], a, b, force=False,
+            n += _upsert(session, [detached, late], a, b, force=False,
                          interval_h=s.telemetry_interval_min / 60.0)
     with _tx(session):
         # nothing writes to a detached table: what is checked here is what is dropped

@@ -51,8 +51,8 @@ def upgrade() -> None:
     op.create_table(
         "telemetry_hourly",
         sa.Column("device_id", sa.Integer(), nullable=False),
+        sa.Column("n_points", sa.Integer(), nullable=False),  # no padding before hour
         sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("n_points", sa.Integer(), nullable=False),
         sa.Column("p_kw_mean", sa.Float(), nullable=False),
         sa.Column("p_kw_min", sa.Float(), nullable=False),
         sa.Column("p_kw_max", sa.Float(), nullable=False),
