@@ -211,8 +211,8 @@ def bytes_per_row(url: str, n_rows: int) -> float:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
                 c.exec_driver_sql("VACUUM ANALYZE telemetry")
                 # partitioned (migration 0003): the parent holds nothing, its partitions the rows
-                size = c.exec_driver_sql("SELECT sum(pg_total_relation_size(relid)) "
-                                         "FROM pg_partition_tree('telemetry')").scalar()
+                size = int(c.exec_driver_sql("SELECT sum(pg_total_relation_size(relid)) "
+                                             "FROM pg_partition_tree('telemetry')").scalar())
         else:
             s.commit()
             with engine.connect() as c:
