@@ -276,8 +276,9 @@ and its primary-key index):
 {raw_rows / 1e9:.2f}e9 rows x {ref['raw_b']:.0f} B = **{raw_gb:,.0f} GB** (about {month_gb:,.0f} GB a
 month, one partition each); hourly rows for a year = {hourly_rows / 1e9:.2f}e9 rows x
 {ref['hourly_b']:.0f} B = **{hourly_gb:,.0f} GB**; together ~{raw_gb + hourly_gb:,.0f} GB on disk,
-against {year_gb:,.0f} GB for a year of raw quarter-hours. Each further year of hourly rows
-adds {hourly_gb:,.0f} GB. The daily job at city scale re-rolls 3 days = {CITY_SYSTEMS * 96 * 3 / 1e6:.0f}e6 rows: at the
+against {year_gb:,.0f} GB for a year of raw quarter-hours. An hourly row (10 columns) is
+{ref['hourly_b'] / ref['raw_b']:.1f}x a raw row but stands for 4 of them; each further year of hourly rows
+adds {hourly_gb:,.0f} GB (`GRIDINT_TELEMETRY_HOURLY_DAYS` bounds it). The daily job at city scale re-rolls 3 days = {CITY_SYSTEMS * 96 * 3 / 1e6:.0f}e6 rows: at the
 measured PostgreSQL rate about {CITY_SYSTEMS * 96 * 3 / (ref['rows'] / ref['rollup_s']) / 60:.0f} min on these 2 shared cores; the
 monthly partition drop re-rolls a month once more (~{CITY_SYSTEMS * 96 * 30.4 / (ref['rows'] / ref['rollup_s']) / 60:.0f} min at that rate,
 while ingestion goes on: the detach holds the parent's lock only for the DDL itself).

@@ -313,7 +313,8 @@ limits (v_pu > 1.07 at the feeder end) of {first['devices']} devices.
 
 **Sizing for the city** (100,000 systems x 35,040 quarter-hours = 3.5e9 rows a year).
 Measured disk per row after {n_rows:,} rows (PostgreSQL: `pg_total_relation_size` =
-heap + primary key (device_id, time) index, after VACUUM; SQLite: file growth):
+heap + primary key (device_id, time) index + BRIN of every partition, after VACUUM;
+SQLite: file growth):
 
 | database | bytes/row | one year, 1e5 systems | one month |
 |---|---:|---:|---:|
