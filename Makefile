@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(PY) -m sims.bench_dispatch --out
 	$(PY) -m sims.bench_api --out
 	$(PY) -m sims.telemetry_sim --out
+	$(PY) -m sims.bench_telemetry_storage --out
 	$(PY) -m sims.bench_loop --out
 	$(PY) -m sims.bench_city --out
 

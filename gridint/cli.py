@@ -394,7 +394,7 @@ def _tel_arg(name: str, *a):
 
 
 def _cmd_tel_devices(args) -> int:
-    from gridint.telemetry.ingest import check_feeder, list_devices
+    from gridint.telemetry.ingestion import check_feeder, list_devices
     from gridint.telemetry.report import device_records, format_devices
 
     if args.feeder is not None:
@@ -406,7 +406,7 @@ def _cmd_tel_devices(args) -> int:
 
 
 def _cmd_tel_register(args) -> int:
-    from gridint.telemetry.ingest import register_device
+    from gridint.telemetry.ingestion import register_device
     from gridint.telemetry.report import device_records, format_registered, user_for
 
     with _tel_session() as s:
@@ -419,7 +419,7 @@ def _cmd_tel_register(args) -> int:
 
 
 def _cmd_tel_ingest(args) -> int:
-    from gridint.telemetry.ingest import ingest_all, read_points
+    from gridint.telemetry.ingestion import ingest_all, read_points
     from gridint.telemetry.report import format_ingest, user_for
 
     points = read_points(args.file)
@@ -431,7 +431,7 @@ def _cmd_tel_ingest(args) -> int:
 
 
 def _cmd_tel_status(args) -> int:
-    from gridint.telemetry.ingest import check_feeder, status
+    from gridint.telemetry.ingestion import check_feeder, status
     from gridint.telemetry.report import format_status, jsonable
 
     check_feeder(args.feeder)
@@ -442,7 +442,7 @@ def _cmd_tel_status(args) -> int:
 
 
 def _cmd_tel_export(args) -> int:
-    from gridint.telemetry.ingest import check_feeder, device_by_name, query
+    from gridint.telemetry.ingestion import check_feeder, device_by_name, query
     from gridint.telemetry.report import export_csv
 
     if args.end <= args.start:

@@ -368,6 +368,34 @@ class Settings(BaseSettings):
     city_roof_kw_per_kw_commercial: float = Field(0.4, ge=0.0, le=100.0)
     city_roof_kw_per_kw_industrial: float = Field(1.0, ge=0.0, le=100.0)
 
+    # --- telemetry roll-up, partitions and retention (issue 10) ----------------------
+    # Raw quarter-hour telemetry is kept this many days, then only its hourly roll-up
+    # (table telemetry_hourly). No standard fixes it; 90 days = one quarter: the
+    # open-capacity publication is quarterly (DL/T 2041 / NEA distributed-PV rules, job
+    # open-capacity-publication), so a study of the quarter just published, a season of
+    # forecast-error or dispatch review, and a settlement / complaint window (typically a
+    # billing month plus appeal) all still find 15-min data; older questions (energy
+    # yield, statistics, trends) are answered by hourly energy and extremes.
+    telemetry_raw_days: int = Field(90, ge=1, le=36_500)
+    # Hourly roll-up rows kept [days]; None = forever (~60 GB a year for 100,000
+    # systems on PostgreSQL, sims/RESULTS.md).
+    telemetry_hourly_days: int | None = Field(None, ge=1, le=365_000)
+    # The daily maintenance job re-rolls this many past days (late data re-rolls its hour);
+    # hours older than that are re-rolled once more just before their raw rows are trimmed.
+    telemetry_rollup_lookback_days: int = Field(3, ge=1, le=366)
+    # PostgreSQL: roll-ups run in chunks of this many hours (one transaction each).
+    telemetry_rollup_chunk_h: int = Field(24, ge=1, le=24 * 31)
+    # PostgreSQL: monthly partitions of telemetry created ahead of the current month.
+    telemetry_partition_months_ahead: int = Field(2, ge=0, le=24)
+    # PostgreSQL: longest wait for the table locks of partition DDL [s] (a waiting
+    # ACCESS EXCLUSIVE lock queues the inserts behind it; on timeout the step is retried
+    # by the next run).
+    telemetry_partition_lock_timeout_s: float = Field(10.0, gt=0.0, le=3600.0)
+    # Daily maintenance job time (Settings.timezone): partitions, roll-up, retention at
+    # 01:30, after the day's data is in and away from the 17:00 day-ahead planning.
+    scheduler_telemetry_hour: int = Field(1, ge=0, le=23)
+    scheduler_telemetry_minute: int = Field(30, ge=0, le=59)
+
     @model_validator(mode="after")
     def _check_city(self) -> "Settings":
         for name in ("city_load_scale_range", "city_pv_scale_range"):

@@ -12,6 +12,9 @@ id                                  what                                        
                                     current quarter-hour to midnight              (15) on the quarter-hour
 ``open-capacity-publication``       :func:`run_publication`: quarterly open       1 Jan / Apr / Jul / Oct at
                                     capacity (``gridint.hosting.publish``)        ``scheduler_publication_hour``
+``telemetry-maintenance``           :func:`run_telemetry_maintenance`: telemetry  daily at ``scheduler_telemetry_hour``
+                                    partitions ahead, hourly roll-up of the last  : ``scheduler_telemetry_minute``
+                                    days, raw-data retention                      (01:30)
 ==================================  ===========================================  ==============================
 
 Jobs are stored in the project database (``Settings.database_url``, table
@@ -58,6 +61,8 @@ __all__ = [
     "run_intraday",
     "run_publication",
     "quarter_label",
+    "JOB_TELEMETRY",
+    "run_telemetry_maintenance",
 ]
 
 logger = logging.getLogger(__name__)
@@ -181,7 +186,8 @@ def create_scheduler(database_url: str | None = None, *, default_jobs: bool = Tr
 
 
 def add_default_jobs(scheduler) -> None:
-    """Add or replace the day-ahead, intraday and publication jobs (textual references)."""
+    """Add or replace the day-ahead, intraday, publication and telemetry-maintenance jobs
+    (textual references)."""
     from apscheduler.triggers.cron import CronTrigger
 
     s = get_settings()
@@ -197,6 +203,7 @@ def add_default_jobs(scheduler) -> None:
         f"{__name__}:run_publication", CronTrigger(month="1,4,7,10", day=1, hour=s.scheduler_publication_hour,
                                                    timezone=tz),
         id=JOB_PUBLICATION, name="quarterly open-capacity publication", replace_existing=True)
+    _add_telemetry_job(scheduler)
 
 
 def start_scheduler(database_url: str | None = None):
@@ -454,3 +461,64 @@ def run_publication(quarter: str | None = None) -> dict:
     result = publish(quarter)
     logger.info("open capacity published for %s", quarter)
     return {"quarter": quarter, "published": True, "result": result}
+
+
+# --------------------------------------------------------------------------- telemetry (issue 10)
+
+JOB_TELEMETRY = "telemetry-maintenance"
+_STORE_ENGINES: dict = {}
+
+
+def _add_telemetry_job(scheduler) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    s = get_settings()
+    scheduler.add_job(
+        f"{__name__}:run_telemetry_maintenance",
+        CronTrigger(hour=s.scheduler_telemetry_hour, minute=s.scheduler_telemetry_minute,
+                    timezone=s.timezone),
+        id=JOB_TELEMETRY, name="telemetry partitions, hourly roll-up and retention",
+        replace_existing=True)
+
+
+def run_telemetry_maintenance(now=None, database_url: str | None = None) -> dict:
+    """Job: telemetry upkeep (see :mod:`gridint.telemetry.retention`).
+
+    1. :func:`~gridint.telemetry.ensure_partitions` for the current month and
+       ``telemetry_partition_months_ahead`` more (PostgreSQL; nothing on SQLite);
+    2. :func:`~gridint.telemetry.retention` of the last ``telemetry_rollup_lookback_days``
+       days (late data re-rolls its hour);
+    3. :func:`~gridint.telemetry.apply_retention`: raw rows older than
+       ``telemetry_raw_days`` rolled up and trimmed (PostgreSQL: whole months dropped).
+
+    Parameters
+    ----------
+    now : datetime or str, optional
+        Default now; a naive time is read in ``Settings.timezone``.
+    database_url : str, optional
+        Default ``Settings.database_url`` (the store must be migrated).
+
+    Returns
+    -------
+    dict
+        ``{partitions_created, hours_rolled, retention}`` (``retention``: the dict of
+        :func:`~gridint.telemetry.apply_retention`).
+    """
+    from datetime import timedelta
+
+    from gridint.store import make_engine, make_sessionmaker
+    from gridint.telemetry import apply_retention, ensure_partitions, rollup
+
+    s = get_settings()
+    url = database_url or s.database_url
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    now = (now.tz_localize(s.timezone) if now.tzinfo is None else now).tz_convert("UTC").to_pydatetime()
+    if url not in _STORE_ENGINES:
+        _STORE_ENGINES[url] = make_engine(url)
+    with make_sessionmaker(_STORE_ENGINES[url])() as session:
+        created = ensure_partitions(session, now, months_ahead=s.telemetry_partition_months_ahead)
+        hours = rollup(session, now - timedelta(days=s.telemetry_rollup_lookback_days), now)
+        retention = apply_retention(session, now)
+    logger.info("telemetry maintenance: %d partitions created, %d hours rolled, retention %s",
+                len(created), hours, retention)
+    return {"partitions_created": created, "hours_rolled": hours, "retention": retention}

@@ -29,7 +29,6 @@ import argparse
 import datetime as dt
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile

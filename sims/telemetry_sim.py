@@ -19,9 +19,9 @@ What it does, in one run on this machine
    middleware/auth/validation/insert path) in batches, once as JSON and once as CSV into
    two fresh databases, on SQLite (file) and on PostgreSQL (a throw-away cluster, as the
    tests use): ingestion throughput [points/s], wall-clock over all batches.
-4. Sizing: bytes per stored row on PostgreSQL (``pg_total_relation_size('telemetry')``,
-   table + primary-key index) and on SQLite (file growth), after 100,000 rows, scaled to
-   100,000 systems x a year of quarter-hours.
+4. Sizing: bytes per stored row on PostgreSQL (``pg_total_relation_size`` of every
+   partition of ``telemetry``: table + primary-key index + BRIN) and on SQLite (file
+   growth), after 100,000 rows, scaled to 100,000 systems x a year of quarter-hours.
 
 Run ``python -m sims.telemetry_sim`` (a minute or two) or ``--quick``; ``--out`` writes the
 section ``## Telemetry ingestion (sims/telemetry_sim.py)`` of ``sims/RESULTS.md``.
@@ -183,7 +183,9 @@ def bytes_per_row(url: str, n_rows: int) -> float:
             s.commit()
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
                 c.exec_driver_sql("VACUUM ANALYZE telemetry")
-                size = c.exec_driver_sql("SELECT pg_total_relation_size('telemetry')").scalar()
+                # partitioned (migration 0003): the parent holds nothing, its partitions the rows
+                size = int(c.exec_driver_sql("SELECT sum(pg_total_relation_size(relid)) "
+                                             "FROM pg_partition_tree('telemetry')").scalar())
         else:
             s.commit()
             with engine.connect() as c:
@@ -287,24 +289,25 @@ limits (v_pu > 1.07 at the feeder end) of {first['devices']} devices.
 
 **Sizing for the city** (100,000 systems x 35,040 quarter-hours = 3.5e9 rows a year).
 Measured disk per row after {n_rows:,} rows (PostgreSQL: `pg_total_relation_size` =
-heap + primary key (device_id, time) index, after VACUUM; SQLite: file growth):
+heap + primary key (device_id, time) index + BRIN of every partition, after VACUUM;
+SQLite: file growth):
 
 | database | bytes/row | one year, 1e5 systems | one month |
 |---|---:|---:|---:|
 {sizing}
 
-Plan: on PostgreSQL `telemetry` is declared `PARTITION BY RANGE (time)` with one partition
-per month (~{(pg_b or 0) * 3.504e9 / 12 / 1e9:,.0f} GB each): inserts hit the current
-partition, queries for a period prune to its months, and old months are detached/dropped
-without VACUUM churn. Raw 15-min data is kept 13 months (a year plus the same month last
-year for comparison); older months are downsampled to hourly means (p_kw, soc_percent)
-and hourly max/min v_pu into a `telemetry_hourly` table (1/4 of the rows) and the raw
-partition dropped: ~13 x {(pg_b or 0) * 3.504e9 / 12 / 1e9:,.0f} GB raw + ~{(pg_b or 0) * 3.504e9 / 4 / 1e9:,.0f} GB a year hourly. 1-minute data (where sent) would be 15x the rows and is kept 7 days
-only. Columns are 8-byte floats; 4-byte `real` would save ~12 bytes/row (~40 GB/year) at
-0.01 kW resolution loss on large systems - not done. Queries: by device use the primary
-key; by feeder, the feeder's device ids from `ix_der_devices_feeder_bus` then the key (a
-feeder column repeated 3.5e9 times would cost more than it saves). The partitioned DDL and
-the downsampling job are not in the migrations yet (SQLite default store keeps one table).
+Storage scheme (implemented; figures in the section "Telemetry storage: partitions, hourly
+roll-up, retention"): on PostgreSQL `telemetry` is `PARTITION BY RANGE (time)`, one
+partition per UTC month (~{(pg_b or 0) * 3.504e9 / 12 / 1e9:,.0f} GB each for the city) with a BRIN index on `time`,
+and a DEFAULT partition: inserts hit the current month, queries for a period prune to its
+months. Every hour is rolled up into `telemetry_hourly` (count, p_kw mean/min/max, e_kwh,
+last SoC, v_pu min/max); raw quarter-hours are kept 90 days, then whole months are dropped
+after their roll-up (no DELETE, no VACUUM churn). The job `telemetry-maintenance` does it
+daily. Columns are 8-byte floats; 4-byte `real` would save ~12 bytes/row at 0.01 kW
+resolution loss on large systems - not done. Queries: by device use the primary key; by
+feeder, the feeder's device ids from `ix_der_devices_feeder_bus` then the key (a feeder
+column repeated 3.5e9 times would cost more than it saves). SQLite (the default store)
+keeps one table and the same roll-up and retention (DELETE).
 """
         write_section(SECTION, text, Path(args.out))
     return 0

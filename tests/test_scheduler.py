@@ -53,7 +53,9 @@ def test_jobs_survive_a_restart_and_fire(tmp_path):
     s2 = gs.create_scheduler(url, default_jobs=False)
     s2.start(paused=True)
     jobs = {j.id: j for j in s2.get_jobs()}
-    assert set(jobs) == {gs.JOB_DAY_AHEAD, gs.JOB_INTRADAY, gs.JOB_PUBLICATION, "tick"}
+    assert set(jobs) == {gs.JOB_DAY_AHEAD, gs.JOB_INTRADAY, gs.JOB_PUBLICATION, gs.JOB_TELEMETRY,
+                         "tick"}
+    assert jobs[gs.JOB_TELEMETRY].func_ref == "gridint.scheduler:run_telemetry_maintenance"
     assert jobs[gs.JOB_DAY_AHEAD].func_ref == "gridint.scheduler:run_day_ahead"
     assert jobs[gs.JOB_INTRADAY].func_ref == "gridint.scheduler:run_intraday"
     assert jobs["tick"].func_ref == "tests.test_scheduler:tick"
@@ -65,6 +67,7 @@ def test_jobs_survive_a_restart_and_fire(tmp_path):
         s2.shutdown(wait=True)
     day = status[gs.JOB_DAY_AHEAD]
     assert day["next_run_time"].endswith("+08:00") and "T17:00:00" in day["next_run_time"]
+    assert "T01:30:00+08:00" in status[gs.JOB_TELEMETRY]["next_run_time"]
     nxt = datetime.fromisoformat(status[gs.JOB_INTRADAY]["next_run_time"])
     assert nxt.minute % 15 == 0 and nxt.second == 0
     assert status["tick"]["last_error"] is None and status["tick"]["last_run_time"]
@@ -179,3 +182,38 @@ def test_feeders_with_storage_lists_the_xiangtan_feeders_and_cigre(monkeypatch, 
         gs._FEEDERS.setdefault(name, catalog_feeder(name))
     monkeypatch.setattr(catalog, "read_catalog", lambda *a, **k: {n: None for n in names})
     assert gs.feeders_with_storage() == ["xt-county-rural", "cigre-mv-der"]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_telemetry_maintenance_rolls_up_and_trims(tmp_path, kind):
+    """The job on a fresh store: 100 days of one device, 90 kept raw, all rolled up."""
+    import sqlalchemy as sa
+
+    from gridint.store import init_db, make_sessionmaker, repo, write_transaction
+    from gridint.store.models import DerDevice, Telemetry, TelemetryHourly
+    from tests.store.postgres import database_url
+
+    url = database_url(kind, tmp_path)
+    engine = init_db(url)
+    start = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    with make_sessionmaker(engine)() as s, write_transaction(s):
+        user = repo.create_user(s, "o", "installer")[0]
+        dev = DerDevice(name="d", feeder="f", bus="b", kind="pv", rating_kw=5.0, owner_id=user.id)
+        s.add(dev)
+        s.flush()
+        s.execute(sa.insert(Telemetry), [{"device_id": dev.id, "time": start + timedelta(hours=k),
+                                          "p_kw": 1.0} for k in range(100 * 24)])
+    out = gs.run_telemetry_maintenance(now="2025-06-09 01:30", database_url=url)  # +08:00
+    # June, July, August on PostgreSQL (March to May rows sit in DEFAULT); SQLite: one table
+    assert out["partitions_created"] == ([f"telemetry_partitions.p2025_0{m}" for m in (6, 7, 8)]
+                                         if kind == "postgresql" else [])
+    assert out["retention"]["cut"] == "2025-03-10T17:00:00+00:00"  # 90 days before, hour
+    assert out["retention"]["rows_deleted"] == 9 * 24 + 17
+    with make_sessionmaker(engine)() as s:
+        first = s.scalar(sa.select(sa.func.min(Telemetry.time)))
+        assert first == datetime(2025, 3, 10, 17, tzinfo=timezone.utc)
+        hours = s.scalar(sa.select(sa.func.count()).select_from(TelemetryHourly))
+    # the trimmed hours, and the hours touched by the last three days (2025-06-05 17:30 to
+    # 06-08 17:30 UTC: 17:00 .. 17:00, 73 hours) are rolled up
+    assert hours == (9 * 24 + 17) + 3 * 24 + 1
+    engine.dispose()

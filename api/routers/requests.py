@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from api.deps import EvaluatorDep, IdempotencyDep, SessionDep, UserDep, require_role
+from api.deps import EvaluatorDep, IdempotencyDep, SessionDep, require_role
 from api.schemas import ConnectedCreate, RequestCreate, RequestPublic, StudyCreate
 from gridint.store import repo, workflow
 from gridint.store.models import STATUSES, User

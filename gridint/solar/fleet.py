@@ -91,7 +91,7 @@ import pandas as pd
 import pvlib
 
 from gridint.config import get_settings
-from gridint.errors import FeederError, ProfileError, WeatherError
+from gridint.errors import FeederError, WeatherError
 from gridint.grid.profiles import profile_positions  # noqa: F401  (re-exported)
 
 __all__ = [

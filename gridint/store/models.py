@@ -11,7 +11,9 @@ idempotency_keys      POST responses by (user, Idempotency-Key), so a retry is n
 reinforcements        grid reinforcements recorded by an engineer
 dispatch_plans        storage dispatch plans per feeder and day, versioned
 der_devices           connected PV / storage systems that send telemetry (issue 10)
-telemetry             measurements per device and time (issue 10): primary key (device_id, time)
+telemetry             measurements per device and time (issue 10): primary key (device_id, time);
+                      on PostgreSQL range-partitioned by month on time (migration 0003)
+telemetry_hourly      hourly roll-up of telemetry per device (issue 10): primary key (device_id, hour)
 
 Times are timezone-aware UTC in Python (:class:`UTCDateTime`); the API shows them in the
 configured time zone. kW are at the inverter AC side.
@@ -47,6 +49,7 @@ __all__ = [
     "ROLES", "STATUSES", "RESERVING_STATUSES", "OPEN_STATUSES", "Base", "User", "FeederLock",
     "ConnectionRequest", "DecisionRecord", "AuditLog", "IdempotencyKey", "Reinforcement",
     "DispatchPlan", "UTCDateTime", "utcnow", "DER_KINDS", "DerDevice", "Telemetry",
+    "TelemetryHourly",
 ]
 
 #: API roles
@@ -306,8 +309,11 @@ class Telemetry(Base):
     connection. The primary key (device_id, time) makes re-sent points idempotent
     (``INSERT ... ON CONFLICT DO NOTHING``) and is the device+time index; feeder+time
     queries go through ``ix_der_devices_feeder_bus`` to the device ids, then this key (no
-    feeder column repeated in 3.5e9 rows). On PostgreSQL at city scale the table is
-    range-partitioned by month on ``time`` (see sims/RESULTS.md, Telemetry ingestion).
+    feeder column repeated in 3.5e9 rows). On PostgreSQL the table is declared
+    ``PARTITION BY RANGE (time)`` (migration 0003): one partition per UTC month
+    ``telemetry_partitions.pYYYY_MM`` (each with a BRIN index on ``time``) and a DEFAULT
+    partition ``telemetry_partitions.p_default``; partitions are created ahead and
+    dropped after the roll-up by :mod:`gridint.telemetry.retention`. SQLite keeps one table.
     """
 
     __tablename__ = "telemetry"
@@ -317,6 +323,34 @@ class Telemetry(Base):
     p_kw: Mapped[float] = mapped_column(Float)
     soc_percent: Mapped[float | None] = mapped_column(Float)
     v_pu: Mapped[float | None] = mapped_column(Float)
+
+
+class TelemetryHourly(Base):
+    """Hourly roll-up of :class:`Telemetry` of one device (interval-beginning hour, UTC).
+
+    ``n_points`` measurements in the hour; ``p_kw_mean``, ``p_kw_min``, ``p_kw_max`` [kW]
+    of them (PV AC power; storage: positive = charging); ``e_kwh`` [kWh] = sum of
+    ``p_kw`` x measurement interval (``Settings.telemetry_interval_min``) over the
+    measured intervals (same sign convention: storage positive = energy charged; gaps
+    count nothing - ``n_points`` shows how complete the hour is); ``soc_percent_last`` [%]
+    the latest non-null SoC of the hour; ``v_pu_min``, ``v_pu_max`` [pu] voltage extremes.
+    Written by :func:`gridint.telemetry.retention.rollup` (idempotent upsert).
+    """
+
+    __tablename__ = "telemetry_hourly"
+
+    # n_points before hour: two 4-byte integers side by side, no alignment padding
+    # before the 8-byte columns on PostgreSQL (8 bytes a row)
+    device_id: Mapped[int] = mapped_column(ForeignKey("der_devices.id"), primary_key=True)
+    n_points: Mapped[int] = mapped_column(Integer)
+    hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    p_kw_mean: Mapped[float] = mapped_column(Float)
+    p_kw_min: Mapped[float] = mapped_column(Float)
+    p_kw_max: Mapped[float] = mapped_column(Float)
+    e_kwh: Mapped[float] = mapped_column(Float)
+    soc_percent_last: Mapped[float | None] = mapped_column(Float)
+    v_pu_min: Mapped[float | None] = mapped_column(Float)
+    v_pu_max: Mapped[float | None] = mapped_column(Float)
 
 
 @event.listens_for(AuditLog, "before_update")

@@ -122,7 +122,7 @@ def format_ingest(result: dict[str, Any], n_points: int | None = None, n_reasons
 
 
 def format_status(st: dict[str, Any], tz: str | None = None) -> str:
-    """Readable monitoring view of :func:`gridint.telemetry.ingest.status`: silent and
+    """Readable monitoring view of :func:`gridint.telemetry.ingestion.status`: silent and
     out-of-limit devices, times in local time."""
     zone = tz or get_settings().timezone
     lines = [f"{st['feeder']} at {local_time(st['now'], tz)} ({zone}): {st['devices_total']} "
@@ -146,7 +146,7 @@ def format_status(st: dict[str, Any], tz: str | None = None) -> str:
 def export_csv(points: Iterable[dict[str, Any]], tz: str | None = None) -> str:
     """CSV of measurements (columns device,time,p_kw,soc_percent,v_pu; time ISO 8601 in ``tz``
     with its offset): what ``gridint telemetry ingest`` and ``POST /api/v1/telemetry`` read."""
-    from gridint.telemetry.ingest import to_csv
+    from gridint.telemetry.ingestion import to_csv
 
     return to_csv({**p, "time": iso_local(p["time"], tz)} for p in points)
 

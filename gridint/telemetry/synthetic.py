@@ -61,7 +61,7 @@ def device_bodies(feeder, n_max: int | None = None, battery_every: int = 10,
         ``sgen`` (PV) / ``soc_percent`` (storage units); :func:`api_body` drops them.
     """
     from gridint.solar.fleet import pv_systems
-    from gridint.telemetry.ingest import sites_of_net
+    from gridint.telemetry.ingestion import sites_of_net
 
     names = feeder.net.bus["name"].astype(str)
     allowed = set(sites_of_net(feeder.name, feeder.net, feeder.voltage_kv).buses)  # what registration accepts

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib
 import json
 
 import pandapower as pp
@@ -14,10 +13,8 @@ import gridint.grid.catalog as catalog
 from gridint.errors import DeviceInvalid, StoreError
 from gridint.hosting.study import _feeder_buses
 from gridint.powerflow import compile_net
+from gridint.telemetry import ingestion as tin
 from gridint.telemetry import report
-
-# the module (the package exports the function ``ingest`` under the same name)
-tin = importlib.import_module("gridint.telemetry.ingest")
 
 
 @pytest.mark.parametrize("name", ["xt-yuetang-urban", "xt-county-rural", "xt-jingkai-industrial",
