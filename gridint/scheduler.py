@@ -486,7 +486,7 @@ def run_telemetry_maintenance(now=None, database_url: str | None = None) -> dict
 
     1. :func:`~gridint.telemetry.ensure_partitions` for the current month and
        ``telemetry_partition_months_ahead`` more (PostgreSQL; nothing on SQLite);
-    2. :func:`~gridint.telemetry.retention` of the last ``telemetry_rollup_lookback_days``
+    2. :func:`~gridint.telemetry.retention.rollup` of the last ``telemetry_rollup_lookback_days``
        days (late data re-rolls its hour);
     3. :func:`~gridint.telemetry.apply_retention`: raw rows older than
        ``telemetry_raw_days`` rolled up and trimmed (PostgreSQL: whole months dropped).

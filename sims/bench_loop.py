@@ -10,7 +10,7 @@ Feeder ``xt-county-rural`` (its PV fleet from :func:`gridint.solar.fleet.pv_syst
    forecast without telemetry is the typical year on the target date itself.
 2. Telemetry: a third of the systems (every 3rd) are registered devices; they report
    their truth with 2 % noise and 3 % of points missing into a fresh SQLite store
-   (``gridint.telemetry.ingestion``), two days before each target day and the day itself.
+   (``gridint.telemetry.ingest``), two days before each target day and the day itself.
 3. On 12 target days (the 15th of every month), at every hour 08:00-15:00, three
    intraday forecasts of the fleet total, scored at 15 min and 1 h ahead against the
    truth of the whole fleet (MAE as % of the fleet AC rating, daytime):

@@ -6,7 +6,7 @@ What it does, in one run on this machine
    quarter-hour points (3 % gaps), bulk-loaded inside the database (PostgreSQL:
    ``generate_series``; SQLite: a recursive CTE) into ``telemetry`` - on PostgreSQL the
    monthly-partitioned table of migration 0003 (partitions made by ``ensure_partitions``).
-2. Roll-up (:func:`gridint.telemetry.retention`) of the whole period [raw rows/s], once more
+2. Roll-up (:func:`gridint.telemetry.retention.rollup`) of the whole period [raw rows/s], once more
    (every hour already there: the idempotent re-roll), and of the last 3 days (what the
    daily job does). Peer in the same run: pandas - read the same raw rows
    (``pandas.read_sql``) and group them by device and hour (no write back).

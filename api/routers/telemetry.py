@@ -114,7 +114,7 @@ def ingest(request: Request, session: SessionDep, user: Sender,
     if len(points) > settings.telemetry_max_points:
         raise HTTPException(413, [{"field": "points", "reason": f"{len(points)} points, at most "
                                    f"telemetry_max_points={settings.telemetry_max_points}"}])
-    return telemetry.ingestion(session, user, points, settings).to_dict()
+    return telemetry.ingest(session, user, points, settings).to_dict()
 
 
 @router.get("/telemetry", response_model=list[TelemetryPoint])
