@@ -204,8 +204,9 @@ def test_telemetry_maintenance_rolls_up_and_trims(tmp_path, kind):
         s.execute(sa.insert(Telemetry), [{"device_id": dev.id, "time": start + timedelta(hours=k),
                                           "p_kw": 1.0} for k in range(100 * 24)])
     out = gs.run_telemetry_maintenance(now="2025-06-09 01:30", database_url=url)  # +08:00
-    # June, July, August on PostgreSQL (March to May rows sit in DEFAULT); SQLite: one table
-    assert out["partitions_created"] == ([f"telemetry_partitions.p2025_0{m}" for m in (6, 7, 8)]
+    # June, July, August on PostgreSQL, then March to May (their rows sat in DEFAULT);
+    # SQLite: one table
+    assert out["partitions_created"] == ([f"telemetry_partitions.p2025_0{m}" for m in (6, 7, 8, 3, 4, 5)]
                                          if kind == "postgresql" else [])
     assert out["retention"]["cut"] == "2025-03-10T17:00:00+00:00"  # 90 days before, hour
     assert out["retention"]["rows_deleted"] == 9 * 24 + 17

@@ -319,7 +319,8 @@ def _create_partition(session: Session, month: dt.datetime, lock_timeout_s: floa
 
 def ensure_partitions(session: Session, now: dt.datetime | None = None, months_ahead: int = 2,
                       settings: Settings | None = None) -> list[str]:
-    """Create the monthly partitions of ``telemetry`` from ``now``'s month to ``months_ahead`` on.
+    """Create the monthly partitions of ``telemetry`` from ``now``'s month to ``months_ahead`` on,
+    and for every month that has rows in the DEFAULT partition (back-filled history).
 
     PostgreSQL only (SQLite: no-op). Rows of those months already in the DEFAULT partition
     are moved into the new partition.
@@ -354,8 +355,16 @@ def ensure_partitions(session: Session, now: dt.datetime | None = None, months_a
     if session.in_transaction():
         session.commit()
     created = []
-    for k in range(months_ahead + 1):
-        month = _month_start(now, k)
+    months = [_month_start(now, k) for k in range(months_ahead + 1)]
+    if DEFAULT_PARTITION in have:
+        # months back-filled into DEFAULT (late data, imports of history) get their own
+        # partition too, so DEFAULT stays small and retention can drop them by month
+        rows = session.execute(text(
+            f"SELECT DISTINCT date_trunc('month', time AT TIME ZONE 'UTC') "
+            f"FROM {PARTITION_SCHEMA}.{DEFAULT_PARTITION}")).scalars().all()
+        session.commit()
+        months += sorted(m.replace(tzinfo=_UTC) for m in rows if m.replace(tzinfo=_UTC) not in months)
+    for month in months:
         name = partition_name(month)
         if have.get(name) is True:
             continue

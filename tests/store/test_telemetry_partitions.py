@@ -83,13 +83,16 @@ def test_migration_partitions_and_rows_landing_in_their_month(pg):
         assert where["2025-03-31 23:59"] == "telemetry_partitions.p2025_03"
         assert where["2025-06-10 12:00"] == where["2024-12-31 23:45"] == "telemetry_partitions.p_default"
 
-        # June's rows sit in DEFAULT: creating June moves them (else CREATE would fail)
+        # June's rows sit in DEFAULT: creating June moves them (else CREATE would fail); the
+        # back-filled December row gets its month's partition as well
         created = ensure_partitions(s, t("2025-05-20"), months_ahead=1)
-        assert created == ["telemetry_partitions.p2025_05", "telemetry_partitions.p2025_06"]
+        assert created == ["telemetry_partitions.p2025_05", "telemetry_partitions.p2025_06",
+                           "telemetry_partitions.p2024_12"]
         where = _where(s)
         assert len(where) == 7
         assert where["2025-06-10 12:00"] == where["2025-06-30 23:45"] == "telemetry_partitions.p2025_06"
-        assert where["2024-12-31 23:45"] == "telemetry_partitions.p_default"
+        assert where["2024-12-31 23:45"] == "telemetry_partitions.p2024_12"
+        assert s.execute(text("SELECT count(*) FROM telemetry_partitions.p_default")).scalar() == 0
         assert {p["name"] for p in list_partitions(s) if p["attached"]} == \
             {n.split(".")[1] for n in _partitions_sql(s)}
         # the migration's and ensure_partitions' partitions look alike: a BRIN index on time
