@@ -244,7 +244,7 @@ DEFAULT partition; SQLite keeps one table. Every hour is rolled up into `telemet
 (PK device_id, hour: n_points, p_kw mean/min/max, e_kwh = sum p_kw x 0.25 h with the storage
 sign kept, last SoC, v_pu min/max) by one set-based `INSERT ... SELECT ... GROUP BY ... ON
 CONFLICT DO UPDATE` per day (both databases). The daily job (01:30 Asia/Shanghai) creates the
-next 2 months' partitions (rows of those months found in DEFAULT are moved first), re-rolls
+next 2 months' partitions and one for every back-filled month found in DEFAULT (its rows are moved first), re-rolls
 the last 3 days (late data re-rolls its hour), and keeps raw rows 90 days
 (`GRIDINT_TELEMETRY_RAW_DAYS`: a quarter, the open-capacity publication cycle): months wholly
 older than the cut are detached, rolled up once more from the detached table and dropped
