@@ -229,6 +229,21 @@ class TelemetryPoint(BaseModel):
     v_pu: float | None = None
 
 
+class TelemetryHourlyPoint(BaseModel):
+    """One hour of a device from the roll-up (``telemetry_hourly``)."""
+
+    device: str
+    hour: dt.datetime
+    n_points: int = Field(description="quarter-hours measured in the hour")
+    p_kw_mean: float = Field(description="mean power [kW] (storage positive = charging)")
+    p_kw_min: float
+    p_kw_max: float
+    e_kwh: float = Field(description="energy of the measured points [kWh]")
+    soc_percent_last: float | None = None
+    v_pu_min: float | None = None
+    v_pu_max: float | None = None
+
+
 class DeviceStatus(TelemetryPoint):
     time: dt.datetime | None = None
     p_kw: float | None = None

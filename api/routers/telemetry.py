@@ -13,6 +13,7 @@ from api.schemas import (
     DeviceCreate,
     DeviceLatest,
     DevicePublic,
+    TelemetryHourlyPoint,
     TelemetryIngested,
     TelemetryPoint,
     TelemetryStatus,
@@ -127,6 +128,20 @@ def measurements(request: Request, session: SessionDep, user: Reader, device: Na
     limit = request.app.state.settings.telemetry_query_max_points
     return telemetry.query(session, device=device, feeder=feeder, start=_aware(start, "start"),
                            end=_aware(end, "end"), owner_id=_owner_filter(user), limit=limit)
+
+
+@router.get("/telemetry/hourly", response_model=list[TelemetryHourlyPoint])
+def hourly(request: Request, session: SessionDep, user: Reader, device: Name = None,
+           feeder: Name = None, start: dt.datetime | None = None,
+           end: dt.datetime | None = None) -> list[dict]:
+    """Hourly roll-up of a device or a feeder in ``[start, end)``: what is kept after the
+    raw quarter-hours' retention (``telemetry_raw_days``)."""
+    if device is None and feeder is None:
+        raise HTTPException(422, [{"field": "device", "reason": "give device or feeder"}])
+    settings = request.app.state.settings
+    return telemetry.query_hourly(session, device=device, feeder=feeder, start=_aware(start, "start"),
+                                  end=_aware(end, "end"), owner_id=_owner_filter(user),
+                                  limit=settings.telemetry_query_max_points, tz=settings.timezone)
 
 
 @router.get("/telemetry/status", response_model=TelemetryStatus)

@@ -9,8 +9,9 @@
 """
 from gridint.telemetry.ingestion import (FIELDS, IngestResult, ingest, list_devices, night_mask,
                                          parse_csv, query, register_device, status, to_csv)
-from gridint.telemetry.retention import apply_retention, ensure_partitions, list_partitions, rollup
+from gridint.telemetry.retention import (apply_retention, ensure_partitions, list_partitions, query_hourly,
+                                         rollup)
 
 __all__ = ["FIELDS", "IngestResult", "parse_csv", "ingest", "register_device", "list_devices",
            "query", "status", "night_mask", "to_csv",
-           "rollup", "ensure_partitions", "list_partitions", "apply_retention"]
+           "rollup", "ensure_partitions", "list_partitions", "apply_retention", "query_hourly"]

@@ -58,7 +58,7 @@ from gridint.store.db import write_transaction
 from gridint.store.models import Telemetry, TelemetryHourly, UTCDateTime
 
 __all__ = ["PARTITION_SCHEMA", "DEFAULT_PARTITION", "partition_name", "rollup",
-           "ensure_partitions", "list_partitions", "apply_retention"]
+           "ensure_partitions", "list_partitions", "apply_retention", "query_hourly"]
 
 logger = logging.getLogger(__name__)
 
@@ -506,3 +506,46 @@ def apply_retention(session: Session, now: dt.datetime | None = None, raw_days: 
                 delete(_HOURLY).where(_HOURLY.c.hour < old)).rowcount or 0, 0)
     logger.info("telemetry retention: %s", out)
     return out
+
+
+HOURLY_FIELDS = ("n_points", "p_kw_mean", "p_kw_min", "p_kw_max", "e_kwh", "soc_percent_last",
+                 "v_pu_min", "v_pu_max")
+
+
+def query_hourly(session: Session, *, device: str | None = None, feeder: str | None = None,
+                 start: dt.datetime | None = None, end: dt.datetime | None = None,
+                 owner_id: int | None = None, limit: int | None = None,
+                 tz: str | None = None) -> list[dict[str, Any]]:
+    """Hourly roll-up rows ``start <= hour < end`` of a device or a feeder, by device then hour.
+
+    The store of record for periods older than ``telemetry_raw_days`` (raw quarter-hours
+    are gone there). Uses the (device_id, hour) primary key.
+
+    Returns
+    -------
+    list of dict
+        ``{device, hour (aware, in tz, default Settings.timezone), n_points, p_kw_mean,
+        p_kw_min, p_kw_max [kW], e_kwh [kWh], soc_percent_last [%], v_pu_min, v_pu_max}``.
+    """
+    from zoneinfo import ZoneInfo
+
+    from gridint.store.models import DerDevice
+
+    h = TelemetryHourly
+    q = (select(DerDevice.name, h.hour, *(getattr(h, f) for f in HOURLY_FIELDS))
+         .join(DerDevice, DerDevice.id == h.device_id).order_by(h.device_id, h.hour))
+    if device is not None:
+        q = q.where(DerDevice.name == device)
+    if feeder is not None:
+        q = q.where(DerDevice.feeder == feeder)
+    if owner_id is not None:
+        q = q.where(DerDevice.owner_id == owner_id)
+    if start is not None:
+        q = q.where(h.hour >= _aware(start, "start"))
+    if end is not None:
+        q = q.where(h.hour < _aware(end, "end"))
+    if limit is not None:
+        q = q.limit(limit)
+    zone = ZoneInfo(tz or get_settings().timezone)
+    return [{"device": r[0], "hour": _aware(r[1], "hour").astimezone(zone),
+             **dict(zip(HOURLY_FIELDS, r[2:]))} for r in session.execute(q)]

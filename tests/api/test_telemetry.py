@@ -261,3 +261,36 @@ def test_times_in_the_configured_time_zone(api_sqlite):
     pv = next(d for d in st["devices"] if d["device"] == "pv-a")
     assert pv["time"] == "2025-06-01T12:00:00+08:00"
     assert "no data since 2025-06-01T12:00:00+08:00" in pv["reasons"][0]
+
+
+def test_hourly_rollup_through_the_api_matches_pandas(api):
+    """GET /telemetry/hourly after the roll-up equals a pandas resample of the points sent."""
+    import pandas as pd
+
+    from gridint.telemetry import rollup
+
+    _devices(api)
+    pts = [{"device": "bat-a", "time": _t(15 * k), "p_kw": p, "soc_percent": soc, "v_pu": v}
+           for k, (p, soc, v) in enumerate([(2.0, 40.0, 1.01), (-1.5, 45.0, 1.02), (4.0, 38.0, 0.99),
+                                            (0.5, 47.0, 1.00), (-3.0, 50.0, 1.03), (1.0, 44.0, 1.02)])
+           if k != 2] + [{"device": "pv-b", "time": _t(0), "p_kw": 8.0}]
+    assert _post(api, "oscar", pts).json()["accepted"] == len(pts)
+    with api.app.state.sessions() as s:
+        rollup(s, DAY - dt.timedelta(hours=1), DAY + dt.timedelta(hours=3))
+    got = api.client.get("/api/v1/telemetry/hourly", params={"feeder": FEEDER}, headers=api.auth("alice"))
+    assert got.status_code == 200, got.text
+    rows = got.json()
+    assert {r["device"] for r in rows} == {"bat-a"}               # bob's pv-b is not alice's
+    df = pd.DataFrame([p for p in pts if p["device"] == "bat-a"])
+    df["time"] = pd.to_datetime(df["time"])
+    ref = df.set_index("time").resample("1h")
+    want = pd.DataFrame({"n_points": ref["p_kw"].count(), "p_kw_mean": ref["p_kw"].mean(),
+                         "p_kw_min": ref["p_kw"].min(), "p_kw_max": ref["p_kw"].max(),
+                         "e_kwh": ref["p_kw"].sum() * 0.25, "soc_percent_last": ref["soc_percent"].last(),
+                         "v_pu_min": ref["v_pu"].min(), "v_pu_max": ref["v_pu"].max()})
+    assert len(rows) == len(want) == 2
+    for r, (hour, w) in zip(rows, want.iterrows()):
+        assert pd.Timestamp(r["hour"]) == hour and r["hour"].endswith("+08:00")
+        for k, v in w.items():
+            assert abs(r[k] - v) < 1e-9, (k, r[k], v)
+    assert api.client.get("/api/v1/telemetry/hourly", headers=api.auth("alice")).status_code == 422
