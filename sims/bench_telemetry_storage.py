@@ -25,11 +25,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
@@ -119,12 +121,48 @@ def pandas_peer(engine, days: int) -> float:
     return time.perf_counter() - t0
 
 
+def queries(sessions, pg: bool, n_dev: int, days: int) -> dict:
+    """Median times [ms] of the store's read paths (gridint.telemetry.query / query_hourly),
+    and on PostgreSQL the plan of the device query (index on the primary key, partitions
+    pruned to the period)."""
+    from sqlalchemy import text
+
+    from gridint.telemetry import query
+
+    rng = np.random.default_rng(5)
+    week = (START + dt.timedelta(days=days - 8), START + dt.timedelta(days=days - 1))
+    day = (START + dt.timedelta(days=days - 2), START + dt.timedelta(days=days - 1))
+    out: dict = {}
+
+    def timed(fn, n=15):
+        ts, rows = [], 0
+        for _ in range(n):
+            t0 = time.perf_counter()
+            rows = len(fn())
+            ts.append(1e3 * (time.perf_counter() - t0))
+        return float(np.median(ts)), rows
+
+    with sessions() as s:
+        out["device_week_ms"], out["device_week_rows"] = timed(
+            lambda: query(s, device=f"d{rng.integers(n_dev)}", start=week[0], end=week[1]))
+        out["feeder_day_ms"], out["feeder_day_rows"] = timed(
+            lambda: query(s, feeder=f"f{rng.integers(max(1, n_dev // 100))}", start=day[0], end=day[1]), n=7)
+        if pg:
+            plan = s.execute(text(
+                "EXPLAIN SELECT * FROM telemetry t JOIN der_devices d ON d.id = t.device_id "
+                "WHERE d.name = 'd7' AND t.time >= :a AND t.time < :b"), {"a": week[0], "b": week[1]}).scalars()
+            out["plan"] = sorted({m.group(0) for line in plan
+                                  for m in [re.search(r"(Index Only Scan|Index Scan|Seq Scan|Bitmap Heap Scan)"
+                                                      r"( using \S+)? on \S+", line)] if m})
+    return out
+
+
 def run(kind: str, url: str, n_dev: int, days: int) -> dict:
     from sqlalchemy import func, select
 
     from gridint.store import make_sessionmaker
     from gridint.store.models import TelemetryHourly
-    from gridint.telemetry import apply_retention, list_partitions, rollup
+    from gridint.telemetry import apply_retention, list_partitions, query_hourly, rollup
 
     file = Path(url.split("///", 1)[1]) if kind == "sqlite" else None
     engine, load_s, rows = load(url, n_dev, days)
@@ -136,6 +174,7 @@ def run(kind: str, url: str, n_dev: int, days: int) -> dict:
         r["raw_bytes"] = disk(engine, "raw")
     sessions = make_sessionmaker(engine)
     end = START + dt.timedelta(days=days)
+    r["queries"] = queries(sessions, kind == "postgresql", n_dev, days)
     with sessions() as s:
         t0 = time.perf_counter()
         r["hours"] = rollup(s, START, end)
@@ -162,6 +201,9 @@ def run(kind: str, url: str, n_dev: int, days: int) -> dict:
         r["retention_s"] = time.perf_counter() - t0
         r["partitions_after"] = [p["name"] for p in list_partitions(s)]
         r["hourly_rows"] = s.execute(select(func.count()).select_from(TelemetryHourly)).scalar()
+        t0 = time.perf_counter()
+        n = len(query_hourly(s, feeder="f0", start=START, end=end))
+        r["queries"].update(feeder_month_hourly_ms=1e3 * (time.perf_counter() - t0), feeder_month_hourly_rows=n)
     assert r["hourly_rows"] == r["hours"], "retention lost hours"
     engine.dispose()
     return r
@@ -205,6 +247,7 @@ def main(argv=None) -> int:
               f"{r['peer_s']:.2f} s = {r['rows'] / r['peer_s']:,.0f} rows/s; {r['raw_b']:.0f} B/raw row, "
               f"{r['hourly_b']:.0f} B/hourly row; retention {r['retention_s']:.2f} s "
               f"{r['retention']['partitions_dropped']} deleted {r['retention']['rows_deleted']:,}")
+        print(f"{'':10s} reads: {r['queries']}")
     print(f"others' load: {busy_before:.0%} before, {busy_after:.0%} after")
     if args.out:
         write_section(SECTION, _section(runs, args, cpu, ram_gb, commit, busy_before, busy_after),
@@ -219,6 +262,14 @@ def _section(runs, args, cpu, ram_gb, commit, busy_before, busy_after) -> str:
         f"{r['rows'] / r['reroll_s']:,.0f} | {r['daily_s']:.2f} s | {r['rows'] / r['peer_s']:,.0f} "
         f"({r['peer_s']:.1f} s) | {r['retention_s']:.1f} s |" for r in runs)
     sizes = "\n".join(f"| {r['kind']} | {r['raw_b']:.0f} | {r['hourly_b']:.0f} |" for r in runs)
+    reads = "\n".join(
+        f"| {r['kind']} | {r['queries']['device_week_ms']:.1f} ms ({r['queries']['device_week_rows']:,} rows) | "
+        f"{r['queries']['feeder_day_ms']:.0f} ms ({r['queries']['feeder_day_rows']:,} rows) | "
+        f"{r['queries']['feeder_month_hourly_ms']:.0f} ms ({r['queries']['feeder_month_hourly_rows']:,} rows) |"
+        for r in runs)
+    pq = by.get("postgresql", {}).get("queries", {}).get("plan")
+    plan = (f"\nPostgreSQL plan of the device-week query: {'; '.join(pq)} (primary-key index, only "
+            f"the period's partition scanned).\n" if pq else "")
     ref = by.get("postgresql", runs[0])
     raw_rows, hourly_rows = CITY_SYSTEMS * 96 * 90, CITY_SYSTEMS * 8760
     raw_gb, hourly_gb = raw_rows * ref["raw_b"] / 1e9, hourly_rows * ref["hourly_b"] / 1e9
@@ -271,6 +322,14 @@ and its primary-key index):
 | database | bytes / raw row | bytes / hourly row |
 |---|---:|---:|
 {sizes}
+
+Reads (`gridint.telemetry.query` / `query_hourly`, what the API endpoints call; median of
+repeated calls, before the retention run; {args.devices // 100 if args.devices >= 100 else 1} feeders of 100 devices):
+
+| database | one device, a week | one feeder, a day | one feeder, the whole period hourly |
+|---|---:|---:|---:|
+{reads}
+{plan}
 
 **The city** (100,000 systems, PostgreSQL figures): raw quarter-hours for 90 days =
 {raw_rows / 1e9:.2f}e9 rows x {ref['raw_b']:.0f} B = **{raw_gb:,.0f} GB** (about {month_gb:,.0f} GB a
