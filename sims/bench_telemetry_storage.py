@@ -152,7 +152,7 @@ def queries(sessions, pg: bool, n_dev: int, days: int) -> dict:
                 "EXPLAIN SELECT * FROM telemetry t JOIN der_devices d ON d.id = t.device_id "
                 "WHERE d.name = 'd7' AND t.time >= :a AND t.time < :b"), {"a": week[0], "b": week[1]}).scalars()
             out["plan"] = sorted({m.group(0) for line in plan
-                                  for m in [re.search(r"(Index Only Scan|Index Scan|Seq Scan|Bitmap Heap Scan)"
+                                  for m in [re.search(r"(Bitmap Index Scan|Index Only Scan|Index Scan|Seq Scan|Bitmap Heap Scan)"
                                                       r"( using \S+)? on \S+", line)] if m})
     return out
 
@@ -324,7 +324,7 @@ and its primary-key index):
 {sizes}
 
 Reads (`gridint.telemetry.query` / `query_hourly`, what the API endpoints call; median of
-repeated calls, before the retention run; {args.devices // 100 if args.devices >= 100 else 1} feeders of 100 devices):
+repeated calls before the retention run, the hourly read once after it; {args.devices // 100 if args.devices >= 100 else 1} feeders of 100 devices):
 
 | database | one device, a week | one feeder, a day | one feeder, the whole period hourly |
 |---|---:|---:|---:|
