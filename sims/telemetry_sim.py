@@ -210,9 +210,10 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING)
     if args.quick:
         args.devices, args.days = 20, 1
-    from sims._results import machine_and_commit, write_section
+    from sims._results import machine_and_commit, others_share, write_section
 
     cpu, ram_gb, commit = machine_and_commit("gridint/telemetry")
+    busy = others_share(3.0)
     feeder, bodies = devices_of(args.feeder, args.devices)
     plans = day_plans(feeder, args.days)
     points = simulate(feeder, bodies, args.days, plans=plans)
@@ -258,7 +259,8 @@ def main(argv=None) -> int:
                            f"{b * 3.504e9 / 12 / 1e9:,.0f} GB |" for k, b in size.items())
         text = f"""{SECTION}
 
-Machine: {cpu}, {ram_gb:.0f} GB RAM, shared by other agents during the run; commit {commit}.
+Machine: {cpu}, {ram_gb:.0f} GB RAM, 2 cores (other processes used {busy:.0%} of the machine
+just before the run); commit {commit}.
 Run: `python -m sims.telemetry_sim{' --quick' if args.quick else ''} --out`.
 
 Feeder {args.feeder}: {n_pv} PV systems (clear-sky pvlib x per-day cloud factor,
