@@ -257,6 +257,8 @@ def main(argv=None) -> int:
         pg_b = size.get("postgresql")
         sizing = "\n".join(f"| {k} | {b:.0f} | {b * 3.504e9 / 1e9:,.0f} GB | "
                            f"{b * 3.504e9 / 12 / 1e9:,.0f} GB |" for k, b in size.items())
+        units_txt = (f"the feeder's storage units follow {len(plans)} day-ahead plans; " if plans
+                     else "the feeder has no storage units of its own; ")
         text = f"""{SECTION}
 
 Machine: {cpu}, {ram_gb:.0f} GB RAM, 2 cores (other processes used {busy:.0%} of the machine
@@ -264,9 +266,8 @@ just before the run); commit {commit}.
 Run: `python -m sims.telemetry_sim{' --quick' if args.quick else ''} --out`.
 
 Feeder {args.feeder}: {n_pv} PV systems (clear-sky pvlib x per-day cloud factor,
-2 % noise) + {sum(b['kind'] == 'storage' for b in bodies)} batteries ({len(plans)} day-ahead
-plans followed by the feeder's storage units where it has any; customer batteries charge
-10-14 h and discharge 18-22 h, SoC integrated), {args.days} days of 15-min points, 3 % gaps, one device
+2 % noise) + {sum(b['kind'] == 'storage' for b in bodies)} batteries ({units_txt}customer
+batteries charge 10-14 h and discharge 18-22 h, SoC integrated), {args.days} days of 15-min points, 3 % gaps, one device
 silent from 10:00 of the last day, two PV meters stuck (day and night), one inverter reporting
 generation at night; batches of {args.batch} points shuffled (out of order), the first batch
 sent twice. Each format into a fresh database through the full app (`TestClient`: body
