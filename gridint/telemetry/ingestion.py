@@ -650,6 +650,18 @@ def query(session: Session, *, device: str | None = None, feeder: str | None = N
     q = (select(DerDevice.name, Telemetry.time, Telemetry.p_kw, Telemetry.soc_percent, Telemetry.v_pu)
          .join(DerDevice, DerDevice.id == Telemetry.device_id)
          .order_by(Telemetry.device_id, Telemetry.time))
+    q = device_period_filter(q, Telemetry.time, device=device, feeder=feeder, owner_id=owner_id,
+                             start=start, end=end, limit=limit)
+    zone = _zone(tz)
+    return [{"device": r[0], "time": r[1].astimezone(zone), "p_kw": r[2], "soc_percent": r[3],
+             "v_pu": r[4]} for r in session.execute(q)]
+
+
+def device_period_filter(q, time_col, *, device: str | None = None, feeder: str | None = None,
+                         owner_id: int | None = None, start: dt.datetime | None = None,
+                         end: dt.datetime | None = None, limit: int | None = None):
+    """``q`` (a select joined with ``der_devices``) restricted to a device / feeder / owner
+    and ``start <= time_col < end``, at most ``limit`` rows."""
     if device is not None:
         q = q.where(DerDevice.name == device)
     if feeder is not None:
@@ -657,14 +669,10 @@ def query(session: Session, *, device: str | None = None, feeder: str | None = N
     if owner_id is not None:
         q = q.where(DerDevice.owner_id == owner_id)
     if start is not None:
-        q = q.where(Telemetry.time >= start)
+        q = q.where(time_col >= start)
     if end is not None:
-        q = q.where(Telemetry.time < end)
-    if limit is not None:
-        q = q.limit(limit)
-    zone = _zone(tz)
-    return [{"device": r[0], "time": r[1].astimezone(zone), "p_kw": r[2], "soc_percent": r[3],
-             "v_pu": r[4]} for r in session.execute(q)]
+        q = q.where(time_col < end)
+    return q if limit is None else q.limit(limit)
 
 
 def _zone(tz: str | None) -> ZoneInfo:

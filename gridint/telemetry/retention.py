@@ -530,22 +530,14 @@ def query_hourly(session: Session, *, device: str | None = None, feeder: str | N
     from zoneinfo import ZoneInfo
 
     from gridint.store.models import DerDevice
+    from gridint.telemetry.ingestion import device_period_filter
 
     h = TelemetryHourly
     q = (select(DerDevice.name, h.hour, *(getattr(h, f) for f in HOURLY_FIELDS))
          .join(DerDevice, DerDevice.id == h.device_id).order_by(h.device_id, h.hour))
-    if device is not None:
-        q = q.where(DerDevice.name == device)
-    if feeder is not None:
-        q = q.where(DerDevice.feeder == feeder)
-    if owner_id is not None:
-        q = q.where(DerDevice.owner_id == owner_id)
-    if start is not None:
-        q = q.where(h.hour >= _aware(start, "start"))
-    if end is not None:
-        q = q.where(h.hour < _aware(end, "end"))
-    if limit is not None:
-        q = q.limit(limit)
+    q = device_period_filter(q, h.hour, device=device, feeder=feeder, owner_id=owner_id,
+                             start=None if start is None else _aware(start, "start"),
+                             end=None if end is None else _aware(end, "end"), limit=limit)
     zone = ZoneInfo(tz or get_settings().timezone)
     return [{"device": r[0], "hour": _aware(r[1], "hour").astimezone(zone),
              **dict(zip(HOURLY_FIELDS, r[2:]))} for r in session.execute(q)]
