@@ -56,6 +56,7 @@ __all__ = [
     "start_scheduler",
     "shutdown_scheduler",
     "job_status",
+    "running_scheduler",
     "feeders_with_storage",
     "run_day_ahead",
     "run_intraday",
@@ -218,6 +219,11 @@ def start_scheduler(database_url: str | None = None):
             _running.start()
             logger.info("scheduler started with jobs %s", [j.id for j in _running.get_jobs()])
         return _running
+
+
+def running_scheduler():
+    """The scheduler started in this process by :func:`start_scheduler`, or None."""
+    return _running
 
 
 def shutdown_scheduler(wait: bool = True) -> None:

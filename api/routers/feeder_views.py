@@ -92,10 +92,10 @@ def feeder_map(name: FeederName,
 def publication_csv(name: FeederName,
                     quarter: Annotated[str | None, Query(pattern=r"^\d{4}Q[1-4]$")] = None):
     """The quarterly open-capacity publication of the feeder as CSV (open data)."""
-    from gridint.hosting.publish import _header, result_csv
+    from gridint.hosting.publish import publication_header, result_csv
 
     catalog_entry(name)
-    text = result_csv([_capacity(name)], _header(quarter))
+    text = result_csv([_capacity(name)], publication_header(quarter))
     return PlainTextResponse(text, media_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{name}-open-capacity.csv"'})
 
@@ -104,10 +104,10 @@ def publication_csv(name: FeederName,
 def publication_geojson(name: FeederName,
                         quarter: Annotated[str | None, Query(pattern=r"^\d{4}Q[1-4]$")] = None):
     """The quarterly open-capacity publication of the feeder as GeoJSON (open data)."""
-    from gridint.hosting.publish import _header, result_geojson
+    from gridint.hosting.publish import publication_header, result_geojson
 
     catalog_entry(name)
-    body = result_geojson([_capacity(name)], _header(quarter))
+    body = result_geojson([_capacity(name)], publication_header(quarter))
     return JSONResponse(body, media_type="application/geo+json", headers={
         "Content-Disposition": f'attachment; filename="{name}-open-capacity.geojson"'})
 

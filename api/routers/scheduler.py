@@ -24,7 +24,7 @@ def jobs(request: Request, _user: Viewer) -> dict:
     from gridint import scheduler as sched
 
     settings = request.app.state.settings
-    running = getattr(sched, "_running", None)
+    running = sched.running_scheduler()
     try:
         out = sched.job_status(running, database_url=settings.database_url)
         error = None

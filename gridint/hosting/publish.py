@@ -27,7 +27,7 @@ from gridint.hosting.study import FeederHostingCapacity, feeder_hosting_capacity
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["METHOD", "parse_quarter", "publish", "result_csv", "result_geojson",
+__all__ = ["METHOD", "parse_quarter", "publish", "publication_header", "result_csv", "result_geojson",
            "substation_summary"]
 
 METHOD = (
@@ -65,7 +65,9 @@ def parse_quarter(text: str | None, today: dt.date | None = None) -> tuple[str, 
     return f"{year}Q{q}", dt.date(year, 3 * q - 2, 1)
 
 
-def _header(quarter: str | None = None) -> dict:
+def publication_header(quarter: str | None = None) -> dict:
+    """The metadata every publication file carries: date, quarter, method, limits with
+    their standards, gridint version."""
     from gridint import __version__
 
     s = get_settings()
@@ -115,7 +117,7 @@ def _binding_cols(b: dict | None) -> dict:
 
 def result_csv(results: Sequence[dict], header: dict | None = None) -> str:
     """CSV text: one row per feeder, transformer and bus; ``#`` lines carry the header."""
-    header = header or _header()
+    header = header or publication_header()
     buf = io.StringIO()
     for key in ("published", "quarter", "gridint_version"):
         buf.write(f"# {key}: {header.get(key)}\n")
@@ -133,7 +135,7 @@ def result_geojson(results: Sequence[dict], header: dict | None = None) -> dict:
     """GeoJSON FeatureCollection: one Point per bus with coordinates (lon, lat),
     its hosting capacity, zone and binding constraint, and the transformer row
     for LV busbars."""
-    header = header or _header()
+    header = header or publication_header()
     feats = []
     for r in results:
         by_lv = {t["lv_bus"]: t for t in r["transformers"] if t.get("lv_bus")}
@@ -236,7 +238,7 @@ def publish(quarter: str | None = None, out_dir: str | Path | None = None, *,
         if progress:
             progress("feeders", k + 1, len(names))
     subs = substation_summary(results)
-    header = _header(label)
+    header = publication_header(label)
     dicts = [r.to_dict() for r in results]
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"open_capacity_{label}"
